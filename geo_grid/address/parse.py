@@ -1,0 +1,209 @@
+"""Parsing of a normalised address into compound or road + number, building, unit and room.
+
+Accepted shapes (after :func:`geo_grid.address.normalize.normalize`)::
+
+    叙丰家园12栋3单元502室     compound, building 12, unit 3, room 502
+    叙丰家园12栋3-502          the same, unit-room with a dash
+    叙丰家园12-3-502           building-unit-room with dashes
+    叙丰家园12栋502            building and room, no unit
+    锡兴路88号                 road and door number
+    锡兴路88号3栋              a compound at a road number: compound 锡兴路88号, building 3
+    工博园宿舍3栋5层           floor kept apart
+
+Digits inside a name stay in the name (``51路88号``: road ``51路``, number 88): a number is the
+building number only when a marker (栋 号 单元 室 层 楼 -) or the end of the text follows it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from geo_grid.address.normalize import normalize
+
+__all__ = ["ParsedAddress", "parse", "parse_normalized"]
+
+_PARTS = re.compile(r"\d+|\D+")
+_MARKERS = ("单元", "栋", "号", "室", "层", "楼", "-")
+
+
+@dataclass(frozen=True)
+class ParsedAddress:
+    """One address split into its parts.
+
+    Attributes
+    ----------
+    raw : str
+        The text as given.
+    text : str
+        Its normalised form.
+    compound : str
+        Compound (小区) or road name, normalised; empty if none was written.
+    number : int or None
+        Building number (``12`` of ``12栋``) or door number (``88`` of ``锡兴路88号``).
+    marker : str or None
+        ``栋`` (building), ``号`` (door number) or None when no marker was written.
+    unit, room, floor : int or None
+        Unit (单元), room (``floor*100+door``) and floor (层/楼) when written.
+    extra : str
+        Text left over after the last recognised part (not noise words, those are in ``noise``).
+    prefixes : tuple of str
+        Administrative prefixes dropped.
+    community : str or None
+        Community name dropped from the start (a hint).
+    noise : tuple of str
+        Trailing noise words dropped (附近, 门口...).
+    """
+
+    raw: str
+    text: str
+    compound: str
+    number: int | None
+    marker: str | None = None
+    unit: int | None = None
+    room: int | None = None
+    floor: int | None = None
+    extra: str = ""
+    prefixes: tuple[str, ...] = ()
+    community: str | None = None
+    noise: tuple[str, ...] = ()
+
+
+def _marker(run: str) -> tuple[str | None, str]:
+    for m in _MARKERS:
+        if run.startswith(m):
+            return m, run[len(m):]
+    return None, run
+
+
+def parse_normalized(
+    text: str,
+    raw: str | None = None,
+    prefixes: tuple[str, ...] = (),
+    community: str | None = None,
+    noise: tuple[str, ...] = (),
+) -> ParsedAddress:
+    """Parse an already-normalised address (see :func:`parse` for free text).
+
+    Parameters
+    ----------
+    text : str
+        Output of :func:`geo_grid.address.normalize.normalize` (``.text``).
+    raw : str, optional
+        The original text, echoed in the result.
+    prefixes, community, noise
+        What normalisation dropped, echoed in the result.
+
+    Returns
+    -------
+    ParsedAddress
+    """
+    raw = text if raw is None else raw
+    parts = _PARTS.findall(text)
+    start = None
+    for i, p in enumerate(parts):
+        if p[0].isdigit():
+            nxt = parts[i + 1] if i + 1 < len(parts) else ""
+            if not nxt or _marker(nxt)[0] is not None:
+                start = i
+                break
+    if start is None:
+        return ParsedAddress(raw, text, text, None, prefixes=prefixes, community=community,
+                             noise=noise)
+    compound = "".join(parts[:start])
+    number: int | None = None
+    marker: str | None = None
+    unit = room = floor = None
+    loose: list[int] = []
+    extra: list[str] = []
+    i = start
+    while i < len(parts):
+        value = int(parts[i])
+        run = parts[i + 1] if i + 1 < len(parts) else ""
+        m, rest = _marker(run)
+        i += 2
+        if number is None:
+            number = value
+            marker = m if m in ("栋", "号") else None
+            if m not in (None, "栋", "号", "-"):
+                # "叙丰家园12单元" etc.: the first number carries another marker
+                number, marker = None, None
+                if m == "单元":
+                    unit = value
+                elif m == "室":
+                    room = value
+                else:
+                    floor = value
+        elif m == "栋" and marker == "号" and unit is None and room is None and not loose:
+            # a compound at a road number: 锡兴路88号3栋
+            compound = f"{compound}{number}号"
+            number, marker = value, "栋"
+        elif m == "单元" and unit is None:
+            unit = value
+        elif m == "室" and room is None:
+            room = value
+        elif m in ("层", "楼") and floor is None:
+            floor = value
+        elif m == "号" and room is None and floor is not None and value < 100:
+            room = floor * 100 + value
+        elif m == "号" and room is None and unit is not None:
+            room = value
+        else:
+            loose.append(value)
+        if rest:
+            extra.append(rest)
+    if floor is not None and room is None and loose and loose[0] < 100:
+        room = floor * 100 + loose.pop(0)
+    if unit is None and room is None and len(loose) >= 2:
+        unit, room = loose[0], loose[1]
+        loose = loose[2:]
+    elif room is None and loose and (unit is not None or loose[0] >= 100):
+        room = loose.pop(0)
+    elif unit is None and loose and loose[0] < 100:
+        unit = loose.pop(0)
+    if loose:
+        extra.append("-".join(str(v) for v in loose))
+    return ParsedAddress(
+        raw=raw,
+        text=text,
+        compound=compound,
+        number=number,
+        marker=marker,
+        unit=unit,
+        room=room,
+        floor=floor,
+        extra="".join(extra),
+        prefixes=prefixes,
+        community=community,
+        noise=noise,
+    )
+
+
+def parse(
+    text: str,
+    protected: Iterable[str] | frozenset[str] = frozenset(),
+    communities: Iterable[str] = (),
+) -> ParsedAddress:
+    """Normalise and parse a free-text address.
+
+    Parameters
+    ----------
+    text : str
+        Free text, e.g. ``江溪街道叙丰家园十二幢3单元502``.
+    protected, communities
+        Passed to :func:`geo_grid.address.normalize.normalize`.
+
+    Returns
+    -------
+    ParsedAddress
+
+    Examples
+    --------
+    >>> p = parse("江溪街道叙丰家园十二幢3单元502")
+    >>> (p.compound, p.number, p.marker, p.unit, p.room)
+    ('叙丰家园', 12, '栋', 3, 502)
+    """
+    n = normalize(text, protected=protected, communities=communities)
+    return parse_normalized(n.text, raw=text, prefixes=n.prefixes, community=n.community,
+                            noise=n.noise)
