@@ -1,0 +1,188 @@
+"""GeoPackage 1.4 encoding on top of SQLAlchemy: geometry blobs, metadata tables, connections.
+
+A GeoPackage is a SQLite file with three metadata tables (``gpkg_spatial_ref_sys``,
+``gpkg_contents``, ``gpkg_geometry_columns``), an ``application_id`` of ``GPKG`` and geometries
+stored as "GeoPackage binary": a small header (magic ``GP``, version, flags, SRS id, envelope)
+followed by ISO WKB. GDAL, QGIS and pyogrio open such a file as it is.
+
+Connections register the five SQL functions GDAL's R-tree triggers call (ST_IsEmpty, ST_MinX,
+ST_MaxX, ST_MinY, ST_MaxY), so that writes keep working if a desktop tool added a spatial index,
+and use WAL with a busy timeout so that concurrent readers are safe.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import shapely
+from pyproj import CRS
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.types import UserDefinedType
+
+GPKG_APPLICATION_ID = 0x47504B47
+GPKG_USER_VERSION = 10400
+_HEADER = struct.Struct("<2sBBi4d")  # magic, version, flags, srs_id, minx maxx miny maxy
+_HEADER_NO_ENV = struct.Struct("<2sBBi")
+
+
+def encode(geom, srs_id: int) -> bytes | None:
+    """Encode a shapely geometry as a GeoPackage binary blob (little endian, XY envelope)."""
+    if geom is None:
+        return None
+    wkb = shapely.to_wkb(geom, byte_order=1, flavor="iso", output_dimension=2)
+    if geom.is_empty:
+        return _HEADER_NO_ENV.pack(b"GP", 0, 0b00010001, srs_id) + wkb
+    minx, miny, maxx, maxy = geom.bounds
+    return _HEADER.pack(b"GP", 0, 0b00000011, srs_id, minx, maxx, miny, maxy) + wkb
+
+
+def _wkb_offset(blob: bytes) -> int:
+    flags = blob[3]
+    env = (flags >> 1) & 0b111
+    return 8 + {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}[env]
+
+
+def decode(blob: bytes | None):
+    """Decode a GeoPackage binary blob to a shapely geometry (None stays None)."""
+    if blob is None:
+        return None
+    if blob[:2] != b"GP":
+        raise ValueError("not a GeoPackage geometry blob")
+    return shapely.from_wkb(bytes(blob[_wkb_offset(blob):]))
+
+
+def decode_many(blobs) -> list:
+    """Decode a sequence of blobs in one vectorised ``shapely.from_wkb`` call."""
+    wkbs = [None if b is None else bytes(b[_wkb_offset(b):]) for b in blobs]
+    return list(shapely.from_wkb(wkbs))
+
+
+class GpkgGeometry(UserDefinedType):
+    """A geometry column stored as GeoPackage binary; its SQL type is the geometry type name."""
+
+    cache_ok = True
+
+    def __init__(self, geometry_type: str = "GEOMETRY", srs_id: int = 4490):
+        self.geometry_type = geometry_type
+        self.srs_id = srs_id
+
+    def get_col_spec(self, **kw) -> str:
+        return self.geometry_type
+
+    def bind_processor(self, dialect):
+        srs_id = self.srs_id
+        return lambda value: encode(value, srs_id)
+
+    def result_processor(self, dialect, coltype):
+        return decode
+
+
+def _st(fn):
+    def wrapped(blob):
+        if blob is None:
+            return None
+        try:
+            return fn(bytes(blob))
+        except Exception:  # GDAL's triggers must never fail on odd blobs
+            return None
+
+    return wrapped
+
+
+def _env(blob: bytes, k: int):
+    if (blob[3] >> 1) & 0b111:
+        return struct.unpack_from("<4d", blob, 8)[k]
+    g = decode(blob)
+    b = g.bounds  # minx, miny, maxx, maxy
+    return (b[0], b[2], b[1], b[3])[k]
+
+
+def register_functions(dbapi_conn) -> None:
+    """Register ST_IsEmpty, ST_MinX, ST_MaxX, ST_MinY, ST_MaxY on a sqlite3 connection."""
+    dbapi_conn.create_function("ST_IsEmpty", 1, _st(lambda b: int(bool(b[3] & 0b10000))),
+                               deterministic=True)
+    for k, name in enumerate(("ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY")):
+        dbapi_conn.create_function(name, 1, _st(lambda b, k=k: _env(b, k)), deterministic=True)
+
+
+def configure_engine(engine: Engine, wal: bool = True) -> Engine:
+    """Install the connect hook: functions, busy timeout, WAL (optional)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        register_functions(dbapi_conn)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout = 10000")
+        if wal:
+            cur.execute("PRAGMA journal_mode = WAL")
+        cur.close()
+
+    return engine
+
+
+def srs_rows() -> list[dict]:
+    """Rows of ``gpkg_spatial_ref_sys``: the two required undefined systems, 4326, 4490, 4549."""
+    rows = [
+        {"srs_name": "Undefined cartesian SRS", "srs_id": -1, "organization": "NONE",
+         "organization_coordsys_id": -1, "definition": "undefined", "description": None},
+        {"srs_name": "Undefined geographic SRS", "srs_id": 0, "organization": "NONE",
+         "organization_coordsys_id": 0, "definition": "undefined", "description": None},
+    ]
+    for epsg in (4326, 4490, 4549):
+        crs = CRS.from_epsg(epsg)
+        rows.append({"srs_name": crs.name, "srs_id": epsg, "organization": "EPSG",
+                     "organization_coordsys_id": epsg, "definition": crs.to_wkt("WKT1_GDAL"),
+                     "description": None})
+    return rows
+
+
+GPKG_DDL = [
+    """CREATE TABLE IF NOT EXISTS gpkg_spatial_ref_sys (
+        srs_name TEXT NOT NULL, srs_id INTEGER NOT NULL PRIMARY KEY, organization TEXT NOT NULL,
+        organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT)""",
+    """CREATE TABLE IF NOT EXISTS gpkg_contents (
+        table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL, identifier TEXT UNIQUE,
+        description TEXT DEFAULT '',
+        last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+        min_x DOUBLE, min_y DOUBLE, max_x DOUBLE, max_y DOUBLE, srs_id INTEGER,
+        CONSTRAINT fk_gc_r_srs_id FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys(srs_id))""",
+    """CREATE TABLE IF NOT EXISTS gpkg_geometry_columns (
+        table_name TEXT NOT NULL, column_name TEXT NOT NULL, geometry_type_name TEXT NOT NULL,
+        srs_id INTEGER NOT NULL, z TINYINT NOT NULL, m TINYINT NOT NULL,
+        CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
+        CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
+        CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id))""",
+]
+
+
+def init_gpkg(conn: Connection) -> None:
+    """Create the GeoPackage metadata tables and set the application id and version."""
+    conn.exec_driver_sql(f"PRAGMA application_id = {GPKG_APPLICATION_ID}")
+    conn.exec_driver_sql(f"PRAGMA user_version = {GPKG_USER_VERSION}")
+    for ddl in GPKG_DDL:
+        conn.exec_driver_sql(ddl)
+    conn.execute(
+        text("INSERT OR REPLACE INTO gpkg_spatial_ref_sys VALUES "
+             "(:srs_name, :srs_id, :organization, :organization_coordsys_id, :definition, :description)"),
+        srs_rows(),
+    )
+
+
+def register_table(conn: Connection, table: str, *, geometry_column: str | None = None,
+                   geometry_type: str = "GEOMETRY", srs_id: int = 4490, bounds=None,
+                   description: str = "") -> None:
+    """Declare a table in ``gpkg_contents`` (features or attributes) and its geometry column."""
+    data_type = "features" if geometry_column else "attributes"
+    minx, miny, maxx, maxy = bounds if bounds is not None else (None,) * 4
+    conn.execute(
+        text("INSERT OR REPLACE INTO gpkg_contents (table_name, data_type, identifier, description, "
+             "min_x, min_y, max_x, max_y, srs_id) VALUES (:t, :d, :t, :desc, :a, :b, :c, :e, :s)"),
+        {"t": table, "d": data_type, "desc": description, "a": minx, "b": miny, "c": maxx, "e": maxy,
+         "s": srs_id if geometry_column else None},
+    )
+    if geometry_column:
+        conn.execute(
+            text("INSERT OR REPLACE INTO gpkg_geometry_columns VALUES (:t, :c, :g, :s, 0, 0)"),
+            {"t": table, "c": geometry_column, "g": geometry_type, "s": srs_id},
+        )
