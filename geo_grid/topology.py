@@ -209,7 +209,9 @@ def validate(district: District, tolerance_m2: float = 1.0) -> list[Violation]:
     bgeoms = metric["buildings"]
     bcodes = np.asarray(b["code"], dtype=object)
     bgrid = np.asarray(b["grid_code"], dtype=object)
-    bi, gi = gtree.query(bgeoms, predicate="intersects")
+    bvalid_idx = np.flatnonzero(bvalid)
+    bi, gi = gtree.query(bgeoms[bvalid_idx], predicate="intersects")
+    bi = bvalid_idx[bi]
     areas = shapely.area(shapely.intersection(bgeoms[bi], gv_geoms[gi])) if len(bi) else np.array([])
     keep = areas > 1e-6
     bi, gi = bi[keep], gi[keep]

@@ -1,0 +1,68 @@
+"""The app factory: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.settings import Settings
+from api.state import ServiceState
+from geo_grid import __version__
+from geo_grid.store import Store, build_store
+
+
+def open_state(settings: Settings) -> ServiceState:
+    """Open (building first if missing and allowed) the store named by the settings."""
+    if not settings.db.exists():
+        if not settings.build_if_missing:
+            from geo_grid.errors import StoreError
+
+            raise StoreError(f"store {settings.db} does not exist; run `geo-grid init`")
+        build_store(settings.db, settings.boundaries)
+    return ServiceState.open(Store(settings.db))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the FastAPI application.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Read from the environment (``GEO_GRID_*``) when not given.
+
+    Returns
+    -------
+    fastapi.FastAPI
+        The store is opened (and built if missing) when the app starts.
+    """
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.service = open_state(settings)
+        try:
+            yield
+        finally:
+            app.state.service.store.close()
+
+    app = FastAPI(
+        title="geo-grid",
+        version=__version__,
+        description="Grid management for a street office: lookup, grids, coverage and maps. "
+        "The reference district's street outline, grids, buildings, households and members are synthetic.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    from api.routes import grids, health, lookup
+
+    app.include_router(health.router)
+    app.include_router(lookup.router, prefix="/api/v1")
+    app.include_router(grids.router, prefix="/api/v1")
+    from maps import routes as map_routes
+
+    map_routes.mount_static(app)
+    app.include_router(map_routes.router)
+    return app

@@ -1,0 +1,27 @@
+"""Service settings (pydantic-settings): read when ``Settings()`` is created, never at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Settings of the service; environment variables ``GEO_GRID_*`` override the defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="GEO_GRID_", extra="ignore")
+
+    db: Path = Field(Path("data/jiangxi.gpkg"), description="GeoPackage store")
+    boundaries: Path | None = Field(None, description="layer folder used to build a missing store")
+    build_if_missing: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8000
+    tiles: str = Field("none", description="none | osm | gaode | tianditu | a URL template")
+    tiles_attribution: str | None = None
+    tianditu_key: str | None = None
+    admin_token: str | None = Field(
+        None, description="callers sending this as X-API-Key may ask for unmasked personal data")
+    max_batch_items: int = 10_000
+    max_upload_bytes: int = 20 * 1024 * 1024

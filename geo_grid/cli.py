@@ -1,0 +1,175 @@
+"""The ``geo-grid`` command line: a thin typer layer over the core.
+
+Web and map modules are imported inside the commands that need them, so importing the core
+(``geo_grid``) never imports fastapi, pydantic or folium.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from geo_grid.errors import GeoGridError
+from geo_grid.store import DEFAULT_STORE
+
+app = typer.Typer(help="geo-grid: grid management for a street office (网格化管理).",
+                  no_args_is_help=True, add_completion=False)
+console = Console(stderr=True)
+
+DbOption = typer.Option(Path(DEFAULT_STORE), "--db", help="GeoPackage store", envvar="GEO_GRID_DB")
+
+
+def fail(exc: GeoGridError) -> None:
+    """Print a core error as ``error[code]: message`` and exit 2."""
+    console.print(f"[red]error[{exc.code}][/red]: {exc.message}", highlight=False, markup=True)
+    raise typer.Exit(2)
+
+
+@contextmanager
+def steps(total: int, label: str):
+    """A rich progress bar; yields ``advance(step, n)``."""
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  TimeElapsedColumn(), console=console, transient=False) as bar:
+        task = bar.add_task(label, total=total)
+
+        def advance(step: str, n: float = 1) -> None:
+            bar.update(task, advance=n, description=f"{label}: {step}")
+
+        yield advance
+
+
+def ensure_store(db: Path, boundaries: Path | None = None, force: bool = False) -> dict | None:
+    """Build the store if it is missing (or ``force``), with a progress bar."""
+    from geo_grid.store import build_store
+
+    if db.exists() and not force:
+        return None
+    with steps(8, "building store") as advance:
+        return build_store(db, boundaries, progress=advance)
+
+
+@app.command()
+def init(db: Path = DbOption,
+         boundaries: Path = typer.Option(None, help="layer folder (default: the reference district)"),
+         force: bool = typer.Option(False, help="rebuild even if the store exists")) -> None:
+    """Build the embedded GeoPackage store from the layers plus a synthetic population."""
+    try:
+        report = ensure_store(db, boundaries, force)
+    except GeoGridError as exc:
+        fail(exc)
+    if report is None:
+        console.print(f"store {db} exists (use --force to rebuild)")
+        return
+    typer.echo(json.dumps(report, ensure_ascii=False))
+
+
+@app.command()
+def validate(boundaries: Path = typer.Option(None, help="layer folder (default: the reference district)"),
+             tolerance: float = typer.Option(1.0, help="gap/overlap tolerance in m²")) -> None:
+    """Check the layers' topology and codes; print every violation, exit 1 if any."""
+    from geo_grid.layers import load_layers
+    from geo_grid.topology import validate as run
+
+    try:
+        district = load_layers(boundaries)
+    except GeoGridError as exc:
+        fail(exc)
+    t = time.perf_counter()
+    violations = run(district, tolerance_m2=tolerance)
+    for v in violations:
+        typer.echo(str(v))
+    counts = {k: len(getattr(district, k)) for k in ("communities", "grids", "buildings")}
+    msg = (f"{len(violations)} violation(s) in {counts['communities']} communities, "
+           f"{counts['grids']} grids, {counts['buildings']} buildings ({time.perf_counter() - t:.2f} s)")
+    console.print(msg)
+    if violations:
+        raise typer.Exit(1)
+
+
+def _gazetteer(db: Path):
+    from geo_grid.lookup import Gazetteer
+    from geo_grid.store import load_district
+
+    ensure_store(db)
+    return Gazetteer.build(load_district(db))
+
+
+@app.command()
+def lookup(lon: float = typer.Option(None, help="longitude (easting for epsg:4549)"),
+           lat: float = typer.Option(None, help="latitude (northing for epsg:4549)"),
+           crs: str = typer.Option("wgs84", help="wgs84 | cgcs2000 | gcj02 | bd09 | epsg:4549"),
+           address: str = typer.Option(None, help="free-text Chinese address"),
+           db: Path = DbOption) -> None:
+    """Print which street, community, grid and team cover a point or an address (JSON)."""
+    try:
+        gaz = _gazetteer(db)
+        if address is not None:
+            from geo_grid.address_lookup import lookup_address
+
+            out = lookup_address(gaz, address)
+        elif lon is None or lat is None:
+            console.print("give --lon and --lat, or --address")
+            raise typer.Exit(2)
+        else:
+            out = gaz.lookup(lon, lat, crs)
+    except GeoGridError as exc:
+        fail(exc)
+    typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+@app.command("map")
+def map_(output: Path = typer.Option(..., "-o", "--output", help="HTML file to write"),
+         db: Path = DbOption,
+         tiles: str = typer.Option("none", help="none | osm | gaode | tianditu | URL template")) -> None:
+    """Write the interactive coverage map as one HTML file that works offline."""
+    from geo_grid.store import load_district
+    from maps.export import write_map
+
+    try:
+        ensure_store(db)
+        with steps(2, "map") as advance:
+            district = load_district(db)
+            advance("loaded store")
+            write_map(district, output, tiles=tiles)
+            advance("written")
+    except GeoGridError as exc:
+        fail(exc)
+    console.print(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB)")
+
+
+@app.command()
+def serve(db: Path = DbOption,
+          host: str = typer.Option("127.0.0.1", help="bind address (loopback unless told otherwise)"),
+          port: int = typer.Option(8000),
+          workers: int = typer.Option(1, help="uvicorn worker processes"),
+          boundaries: Path = typer.Option(None, help="layer folder used if the store is missing")) -> None:
+    """Serve the map and the API (builds the store first if it is missing)."""
+    import uvicorn
+
+    try:
+        ensure_store(db, boundaries)
+    except GeoGridError as exc:
+        fail(exc)
+    os.environ["GEO_GRID_DB"] = str(db.resolve())
+    if boundaries is not None:
+        os.environ["GEO_GRID_BOUNDARIES"] = str(boundaries.resolve())
+    console.print(f"serving {db} on http://{host}:{port}/")
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    """Entry point for ``python -m geo_grid.cli``."""
+    app(prog_name="geo-grid")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Which street, community, grid and team cover a point: the answer of ``/api/v1/lookup``.
+
+:class:`Gazetteer` is built once per district (boundary version): it holds the locator and the
+per-grid answers, so a lookup is one raster probe plus a dictionary read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from geo_grid.crs import to_cgcs2000
+from geo_grid.district import District
+from geo_grid.locator import GridLocator
+from geo_grid.privacy import mask_name, mask_phone
+
+
+def _person(row: dict, unmasked: bool) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"] if unmasked else mask_name(row["name"]),
+        "phone": row["phone"] if unmasked else mask_phone(row["phone"]),
+        "role": row["role"],
+        "available": bool(row["available"]),
+    }
+
+
+def team_of(members: pd.DataFrame, unmasked: bool = False) -> dict[str, Any]:
+    """The team JSON of one grid's members: secretary, social workers, volunteers."""
+    rows = members.sort_values("id").to_dict("records")
+    sec = [_person(r, unmasked) for r in rows if r["role"] == "secretary"]
+    return {
+        "secretary": sec[0] if sec else None,
+        "social_workers": [_person(r, unmasked) for r in rows if r["role"] == "social_worker"],
+        "volunteers": [_person(r, unmasked) for r in rows if r["role"] == "volunteer"],
+    }
+
+
+@dataclass(frozen=True)
+class Gazetteer:
+    """Locator plus the per-grid answer parts of a district."""
+
+    district: District
+    locator: GridLocator
+    street: dict[str, str]
+    grid_info: dict[str, dict[str, str]]
+    community_info: dict[str, dict[str, str]]
+    teams: dict[str, pd.DataFrame] = field(repr=False)
+
+    @classmethod
+    def build(cls, district: District, cell_deg: float = 1e-4) -> Gazetteer:
+        """Build the locator and answer tables of a district."""
+        g = district.grids
+        locator = GridLocator.build(g["code"], g.geometry.array, cell_deg=cell_deg)
+        s = district.street.iloc[0]
+        grid_info = {
+            r["code"]: {"code": r["code"], "name": r["name"], "kind": r["kind"],
+                        "community_code": r["community_code"]}
+            for r in g.drop(columns="geometry").to_dict("records")
+        }
+        community_info = {
+            r["code"]: {"code": r["code"], "name": r["name"]}
+            for r in district.communities.drop(columns="geometry").to_dict("records")
+        }
+        m = district.members
+        teams = {code: frame for code, frame in m.groupby("grid_code")} if len(m) else {}
+        return cls(district, locator, {"code": s["code"], "name": s["name"]}, grid_info,
+                   community_info, teams)
+
+    def grid_codes(self, lon, lat, crs: str | None = "wgs84") -> np.ndarray:
+        """Grid code per point (None where not covered), any accepted CRS, vectorised."""
+        x, y = to_cgcs2000(lon, lat, crs)
+        return self.locator.codes_of(self.locator.locate(x, y))
+
+    def answer_for_grid(self, code: str | None, unmasked: bool = False) -> dict[str, Any]:
+        """The lookup JSON for a grid code (``covered: false`` for None)."""
+        if code is None:
+            return {"covered": False, "street": None, "community": None, "grid": None, "team": None}
+        info = self.grid_info[code]
+        team = self.teams.get(code)
+        return {
+            "covered": True,
+            "street": dict(self.street),
+            "community": dict(self.community_info[info["community_code"]]),
+            "grid": {"code": info["code"], "name": info["name"], "kind": info["kind"]},
+            "team": team_of(team, unmasked) if team is not None else
+            {"secretary": None, "social_workers": [], "volunteers": []},
+        }
+
+    def lookup(self, lon: float, lat: float, crs: str | None = "wgs84",
+               unmasked: bool = False) -> dict[str, Any]:
+        """Answer for one point: street, community, grid and team (names and phones masked).
+
+        A point outside the street is ``{"covered": false, ...}``, not an error.
+
+        Parameters
+        ----------
+        lon, lat : float
+            Coordinates in ``crs`` (metres for ``epsg:4549``).
+        crs : str
+            ``wgs84`` (default), ``cgcs2000``, ``gcj02``, ``bd09`` or ``epsg:4549``.
+        unmasked : bool
+            Show names and phones in full (only for callers allowed to see them).
+        """
+        x, y = to_cgcs2000(np.float64(lon), np.float64(lat), crs)
+        idx = self.locator.locate_one(float(x), float(y))
+        code = None if idx < 0 else str(self.locator.codes[idx])
+        out = self.answer_for_grid(code, unmasked)
+        out["point"] = {"lon": float(x), "lat": float(y), "crs": "cgcs2000"}
+        return out

@@ -1,0 +1,47 @@
+"""Shared fixtures: the reference district (layers and a store built once per test process)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from geo_grid.layers import DEFAULT_BOUNDARIES, load_layers
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def layers():
+    """The reference district's four layers, read from boundaries/."""
+    return load_layers(DEFAULT_BOUNDARIES)
+
+
+@pytest.fixture(scope="session")
+def store_path(tmp_path_factory) -> Path:
+    """A store of the reference district, built once per test process."""
+    from geo_grid.store import build_store
+
+    path = tmp_path_factory.mktemp("store") / "jiangxi.gpkg"
+    build_store(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def district(store_path):
+    """The reference district as loaded from the store."""
+    from geo_grid.store import load_district
+
+    return load_district(store_path)
+
+
+@pytest.fixture(scope="session")
+def gazetteer(district):
+    from geo_grid.lookup import Gazetteer
+
+    return Gazetteer.build(district)
+
+
+def pytest_configure(config):
+    os.environ.setdefault("PYTHONHASHSEED", "0")
