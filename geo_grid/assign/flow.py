@@ -1,0 +1,337 @@
+"""Optimal members → buildings assignment as a min-cost flow (OR-Tools ``SimpleMinCostFlow``).
+
+Network
+-------
+::
+
+    source ──(capacity_m, 0)──▶ member m ──(demand_b, cost_mb)──▶ building b   supply −demand_b
+    source ──(demand_b, U)───────────────────────────────────────▶ building b   "uncovered"
+
+All quantities are integers: loads and capacities in ``params.scale`` units, costs in metres.
+``cost_mb`` is the home → building-centroid distance rounded to the metre (plus
+``cross_grid_penalty_m`` outside the member's own grid). Member → building arcs exist only
+within ``walk_limit_m`` (from KD-trees; see ``Params.k_buildings`` for pruning). The uncovered
+arc makes every instance feasible; its price ``U`` is above the cost of any augmenting path
+(``(members + 1) × (longest arc cost + 1)``), so the solve covers as much load as any
+assignment within the walking limit can, and then minimises walking.
+
+With a current assignment (rebalancing), each current pair ``(m, b)`` keeps the flow it carries
+(its share of the new demand) at ``cost_mb``; any flow beyond it, on any pair, costs
+``cost_mb + P`` with ``P = params.penalty_m``. A member who lives in a sealed building has one
+arc only: to that building. Members not available, or with no capacity, have no arcs.
+
+The solve is deterministic: arcs are generated and ordered the same way for the same input.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from ortools.graph.python import min_cost_flow
+from scipy.spatial import cKDTree
+
+from geo_grid.assign.model import Params, Problem, Solution, SolverFailed
+
+
+@dataclass(frozen=True)
+class Arcs:
+    """Candidate member → building pairs, sorted by (member, building), with distances."""
+
+    m: np.ndarray
+    b: np.ndarray
+    dist: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.m)
+
+
+def scaled(values: np.ndarray, scale: int) -> np.ndarray:
+    """Loads or capacities as integers of ``1/scale`` load units (round half to even)."""
+    return np.rint(np.asarray(values, dtype=float) * scale).astype(np.int64)
+
+
+def demand_int(problem: Problem, params: Params) -> np.ndarray:
+    """Integer demand per building; a building with any load gets at least 1."""
+    d = scaled(problem.demand, params.scale)
+    return np.where((problem.demand > 0) & (d == 0), 1, d)
+
+
+def capacity_int(problem: Problem, params: Params) -> np.ndarray:
+    """Integer capacity per member (0 when not available)."""
+    c = np.floor(np.asarray(problem.capacity) * params.scale + 1e-9).astype(np.int64)
+    return np.where(problem.available, c, 0)
+
+
+def _distances(problem: Problem, m: np.ndarray, b: np.ndarray) -> np.ndarray:
+    d = problem.member_xy[m] - problem.building_xy[b]
+    return np.hypot(d[:, 0], d[:, 1])
+
+
+def _pairs_within(xy_a: np.ndarray, xy_b: np.ndarray, limit: float):
+    """All (i, j) with ‖a_i − b_j‖ ≤ limit, as index arrays."""
+    if len(xy_a) == 0 or len(xy_b) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    sdm = cKDTree(xy_a).sparse_distance_matrix(cKDTree(xy_b), limit, output_type="ndarray")
+    return sdm["i"].astype(np.int64), sdm["j"].astype(np.int64)
+
+
+def _knn(xy_from: np.ndarray, xy_to: np.ndarray, k: int, limit: float):
+    """(i, j) pairs: the k nearest points of xy_to for each point of xy_from, within limit."""
+    if len(xy_from) == 0 or len(xy_to) == 0 or k <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    k = min(k, len(xy_to))
+    d, j = cKDTree(xy_to).query(xy_from, k=k, distance_upper_bound=limit * (1 + 1e-12))
+    d = d.reshape(len(xy_from), k)
+    j = j.reshape(len(xy_from), k)
+    ok = np.isfinite(d)
+    i = np.broadcast_to(np.arange(len(xy_from))[:, None], d.shape)[ok]
+    return i.astype(np.int64), j[ok].astype(np.int64)
+
+
+def candidate_arcs(problem: Problem, params: Params, dem: np.ndarray, cap: np.ndarray) -> Arcs:
+    """Member → building pairs the flow may use.
+
+    Pairs within the walking limit between members with capacity and buildings with demand:
+    all of them (``k_buildings`` and ``k_members`` None), or the union of each member's
+    ``k_buildings`` nearest buildings and each building's ``k_members`` nearest members; plus
+    current pairs still within the limit. A sealed-in member gets only the pair with its home.
+    """
+    limit = params.walk_limit_m
+    mm = np.flatnonzero((cap > 0) & ~problem.sealed_in)
+    bb = np.flatnonzero(dem > 0)
+    mxy, bxy = problem.member_xy[mm], problem.building_xy[bb]
+    if params.k_buildings is None and params.k_members is None:
+        i, j = _pairs_within(mxy, bxy, limit)
+        parts_m, parts_b = [mm[i]], [bb[j]]
+    else:
+        i1, j1 = _knn(mxy, bxy, params.k_buildings or 0, limit)
+        j2, i2 = _knn(bxy, mxy, params.k_members or 0, limit)
+        parts_m, parts_b = [mm[i1], mm[i2]], [bb[j1], bb[j2]]
+    # current pairs (kept when still allowed)
+    if len(problem.cur_member):
+        cm, cb = problem.cur_member, problem.cur_building
+        ok = (cap[cm] > 0) & (dem[cb] > 0) & ~problem.sealed_in[cm]
+        parts_m.append(cm[ok])
+        parts_b.append(cb[ok])
+    # sealed-in members: only their home building, whatever the distance
+    si = np.flatnonzero(problem.sealed_in & (cap > 0) & (problem.home >= 0))
+    si = si[dem[problem.home[si]] > 0]
+    parts_m.append(si)
+    parts_b.append(problem.home[si])
+    return _make_arcs(problem, params, np.concatenate(parts_m), np.concatenate(parts_b), si)
+
+
+def _make_arcs(problem: Problem, params: Params, m: np.ndarray, b: np.ndarray,
+               sealed_members: np.ndarray | None = None) -> Arcs:
+    nb = max(problem.n_buildings, 1)
+    key = np.unique(m.astype(np.int64) * nb + b.astype(np.int64))
+    m, b = key // nb, key % nb
+    dist = _distances(problem, m, b)
+    keep = dist <= params.walk_limit_m
+    if sealed_members is not None and len(sealed_members):
+        home_pair = problem.sealed_in[m] & (problem.home[m] == b)
+        keep |= home_pair
+    return Arcs(m[keep], b[keep], dist[keep])
+
+
+def _extra_arcs(problem: Problem, params: Params, arcs: Arcs, buildings: np.ndarray,
+                members: np.ndarray, cap_each: int) -> Arcs:
+    """Add pairs within the limit between some buildings and some members (nearest first)."""
+    if not len(buildings) or not len(members):
+        return arcs
+    j, i = _knn(problem.building_xy[buildings], problem.member_xy[members], cap_each,
+                params.walk_limit_m)
+    return _make_arcs(problem, params,
+                      np.concatenate([arcs.m, members[i]]),
+                      np.concatenate([arcs.b, buildings[j]]),
+                      np.flatnonzero(problem.sealed_in))
+
+
+def current_flow(problem: Problem, params: Params, dem: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Current pairs as (m, b, flow_int): each keeps its share of the (new) demand."""
+    if not len(problem.cur_member):
+        z = np.zeros(0, np.int64)
+        return z, z, z
+    f = np.rint(np.clip(problem.cur_share, 0, 1) * dem[problem.cur_building]).astype(np.int64)
+    return problem.cur_member, problem.cur_building, f
+
+
+def _arc_costs(problem: Problem, params: Params, arcs: Arcs) -> np.ndarray:
+    cost = np.rint(arcs.dist).astype(np.int64)
+    if params.cross_grid_penalty_m:
+        other = problem.member_grid[arcs.m] != problem.building_grid[arcs.b]
+        cost = cost + np.where(other, int(round(params.cross_grid_penalty_m)), 0)
+    return cost
+
+
+def uncovered_price(params: Params, n_members: int, penalise: bool) -> int:
+    """Price per scaled load unit of the uncovered arc (see the module docstring)."""
+    if params.uncovered_cost is not None:
+        return int(round(params.uncovered_cost))
+    longest = params.walk_limit_m + params.cross_grid_penalty_m + (
+        params.penalty_m if penalise else 0.0)
+    return int((n_members + 1) * (np.ceil(longest) + 1))
+
+
+def solve(problem: Problem, params: Params | None = None, *, use_current: bool = False) -> Solution:
+    """Solve the assignment exactly over the candidate arcs.
+
+    Parameters
+    ----------
+    problem : Problem
+        The instance (demand, capacities, positions, availability).
+    params : Params, optional
+        Model parameters (``Params()`` by default).
+    use_current : bool
+        Rebalancing mode: keep the current assignment cheap; every unit of load that moves to a
+        member who did not carry it costs ``params.penalty_m`` extra.
+
+    Returns
+    -------
+    Solution
+        The assignment, uncovered load per building and the objective.
+
+    Raises
+    ------
+    SolverFailed
+        If OR-Tools does not report an optimal solution.
+    """
+    params = params or Params()
+    t0 = time.perf_counter()
+    dem = demand_int(problem, params)
+    cap = capacity_int(problem, params)
+    arcs = candidate_arcs(problem, params, dem, cap)
+    pruned = params.k_buildings is not None or params.k_members is not None
+    sol = _solve_arcs(problem, params, arcs, dem, cap, use_current)
+    for _ in range(3):
+        if not pruned or not sol[1].any():
+            break
+        # uncovered load left after a pruned solve: give the uncovered buildings arcs to every
+        # member within the limit that still has spare capacity, then solve again
+        used = np.bincount(sol[0][0], weights=sol[0][2], minlength=problem.n_members)
+        spare = np.flatnonzero((cap - used > 0) & ~problem.sealed_in)
+        unc = np.flatnonzero(sol[1] > 0)
+        before = len(arcs)
+        arcs = _extra_arcs(problem, params, arcs, unc, spare,
+                           cap_each=4 * max(params.k_members or 0, params.k_buildings or 0, 16))
+        if len(arcs) == before:
+            break
+        sol = _solve_arcs(problem, params, arcs, dem, cap, use_current)
+    (pm, pb, pf), unc_int, obj = sol
+    return _solution(problem, params, pm, pb, pf, unc_int, obj, len(arcs),
+                     time.perf_counter() - t0)
+
+
+def _solve_arcs(problem: Problem, params: Params, arcs: Arcs, dem: np.ndarray, cap: np.ndarray,
+                use_current: bool):
+    nm, nb = problem.n_members, problem.n_buildings
+    cost = _arc_costs(problem, params, arcs)
+    n_pairs = len(arcs)
+    pair = np.arange(n_pairs)
+    arc_cap = dem[arcs.b]
+    penalise = use_current and len(problem.cur_member) > 0
+    if penalise:
+        P = int(round(params.penalty_m))
+        cm, cb, cf = current_flow(problem, params, dem)
+        key_pairs = arcs.m * max(nb, 1) + arcs.b
+        key_cur = cm * max(nb, 1) + cb
+        f0 = np.zeros(n_pairs, np.int64)
+        if n_pairs:
+            pos = np.clip(np.searchsorted(key_pairs, key_cur), 0, n_pairs - 1)
+            found = key_pairs[pos] == key_cur
+            np.add.at(f0, pos[found], cf[found])
+        f0 = np.minimum(f0, arc_cap)
+        kept = f0 > 0
+        # kept part at plain cost, the rest at cost + P
+        rest = arc_cap - f0
+        t_pair = np.concatenate([pair[kept], pair[rest > 0]])
+        t_cap = np.concatenate([f0[kept], rest[rest > 0]])
+        t_cost = np.concatenate([cost[kept], cost[rest > 0] + P])
+    else:
+        t_pair, t_cap, t_cost = pair, arc_cap, cost
+    U = uncovered_price(params, int(np.count_nonzero(cap)), penalise)
+
+    src = 0
+    member_node = 1 + np.arange(nm)
+    building_node = 1 + nm + np.arange(nb)
+    has_cap = np.flatnonzero(cap > 0)
+    has_dem = np.flatnonzero(dem > 0)
+    tails = np.concatenate([
+        member_node[arcs.m[t_pair]],
+        np.full(len(has_cap), src),
+        np.full(len(has_dem), src),
+    ]).astype(np.int64)
+    heads = np.concatenate([
+        building_node[arcs.b[t_pair]],
+        member_node[has_cap],
+        building_node[has_dem],
+    ]).astype(np.int64)
+    caps = np.concatenate([t_cap, cap[has_cap], dem[has_dem]]).astype(np.int64)
+    costs = np.concatenate([t_cost, np.zeros(len(has_cap), np.int64),
+                            np.full(len(has_dem), U, np.int64)]).astype(np.int64)
+    smcf = min_cost_flow.SimpleMinCostFlow()
+    smcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+    supplies = np.zeros(1 + nm + nb, np.int64)
+    supplies[src] = int(dem.sum())
+    supplies[building_node] = -dem
+    smcf.set_nodes_supplies(np.arange(len(supplies)), supplies)
+    status = smcf.solve()
+    if status != smcf.OPTIMAL:
+        raise SolverFailed(f"min-cost flow returned {status!r}", status=str(status))
+    n_t = len(t_pair)
+    flows = smcf.flows(np.arange(len(tails)))
+    pair_flow = np.bincount(t_pair, weights=flows[:n_t], minlength=n_pairs).astype(np.int64)
+    unc = np.zeros(nb, np.int64)
+    unc[has_dem] = flows[n_t + len(has_cap):]
+    used = pair_flow > 0
+    return (arcs.m[used], arcs.b[used], pair_flow[used]), unc, int(smcf.optimal_cost())
+
+
+def unit_ranges(b: np.ndarray, share: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """Stair units each (building, share) row covers, rows grouped by building in order.
+
+    Shares are laid end to end along units ``1..units``; a row covering ``[s, e)`` of the
+    building takes units ``floor(s*u)+1 .. ceil(e*u)``, e.g. ``"1-2"`` or ``"3"``.
+    """
+    if not len(b):
+        return np.zeros(0, dtype=object)
+    end = pd.Series(share).groupby(b, sort=False).cumsum().to_numpy()
+    start = end - share
+    u = np.maximum(units, 1)
+    lo = np.clip(np.floor(start * u + 1e-9).astype(np.int64) + 1, 1, u)
+    hi = np.clip(np.ceil(end * u - 1e-9).astype(np.int64), lo, u)
+    lo_s = lo.astype(str).astype(object)
+    return np.where(lo == hi, lo_s, lo_s + "-" + hi.astype(str).astype(object))
+
+
+def _solution(problem: Problem, params: Params, pm, pb, pf, unc_int, obj, n_arcs, seconds):
+    order = np.lexsort((pm, pb))
+    pm, pb, pf = pm[order], pb[order], pf[order]
+    dem = demand_int(problem, params)
+    dist = _distances(problem, pm, pb)
+    share = pf / np.maximum(dem[pb], 1)
+    load = pf / params.scale
+    df = pd.DataFrame({
+        "member_id": problem.member_ids[pm],
+        "building_code": problem.building_codes[pb],
+        "load": load,
+        "distance_m": np.round(dist, 1),
+        "share": share,
+        "units": unit_ranges(pb, share, problem.units[pb]),
+        "m": pm,
+        "b": pb,
+    })
+    return Solution(
+        assignment=df,
+        flow=np.stack([pm, pb, pf], axis=1) if len(pm) else np.zeros((0, 3), np.int64),
+        uncovered=unc_int / params.scale,
+        uncovered_int=unc_int,
+        objective=obj / params.scale,
+        objective_int=obj,
+        distance_cost=float(np.sum(load * dist)),
+        n_arcs=n_arcs,
+        solve_seconds=seconds,
+    )

@@ -1,0 +1,115 @@
+"""Resilience: how many member losses each grid can take before a building goes uncovered.
+
+Definition (cheap, deterministic, documented)
+---------------------------------------------
+For a grid ``g`` with a current assignment:
+
+- its *team* is the members carrying load in ``g``'s buildings, ordered by the load they carry
+  there, largest first (ties by member order): the grid loses its busiest members first;
+- a team member can give ``g`` the load it carries there plus its spare capacity (capacity
+  minus its total load); members outside the team, and other grids, are left as they are;
+- ``g`` is *covered with k losses* when, after removing the first ``k`` team members, a max
+  flow over the remaining team (arcs within the walking limit; a sealed-in member only to its
+  home) covers the whole demand of ``g``'s buildings.
+
+``losses_tolerated`` is the largest ``k`` for which ``g`` is still covered (monotone in ``k``,
+found by binary search); −1 when ``g`` is not fully covered even now. A grid is *fragile* when
+``losses_tolerated <= fragile_at`` (default 0: losing its busiest member uncovers a building).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from ortools.graph.python import max_flow
+
+from geo_grid.assign.flow import capacity_int, demand_int
+from geo_grid.assign.model import Params, Problem
+
+
+def _covered(problem: Problem, params: Params, bidx: np.ndarray, dem: np.ndarray,
+             team: np.ndarray, give: np.ndarray) -> bool:
+    need = int(dem[bidx].sum())
+    if need == 0:
+        return True
+    if not len(team) or int(give.sum()) < need:
+        return False
+    d = problem.member_xy[team][:, None, :] - problem.building_xy[bidx][None, :, :]
+    ok = np.hypot(d[..., 0], d[..., 1]) <= params.walk_limit_m
+    si = problem.sealed_in[team]
+    ok[si] = problem.home[team][si][:, None] == bidx[None, :]
+    i, j = np.nonzero(ok)
+    nt, nb = len(team), len(bidx)
+    smf = max_flow.SimpleMaxFlow()
+    src, snk = 0, 1 + nt + nb
+    tails = np.concatenate([np.zeros(nt, np.int64), 1 + i, 1 + nt + np.arange(nb)])
+    heads = np.concatenate([1 + np.arange(nt), 1 + nt + j, np.full(nb, snk)])
+    caps = np.concatenate([give, dem[bidx][j], dem[bidx]]).astype(np.int64)
+    smf.add_arcs_with_capacity(tails.astype(np.int64), heads.astype(np.int64), caps)
+    smf.solve(src, snk)
+    return smf.optimal_flow() >= need
+
+
+def resilience(problem: Problem, flow: np.ndarray, params: Params | None = None,
+               fragile_at: int = 0) -> pd.DataFrame:
+    """Losses each grid can take (see the module docstring).
+
+    Parameters
+    ----------
+    problem : Problem
+        The instance.
+    flow : numpy.ndarray
+        (n, 3) integer rows ``(member, building, load)``: the current assignment.
+    params : Params, optional
+        Model parameters.
+    fragile_at : int
+        Grids with ``losses_tolerated <= fragile_at`` are fragile.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``grid_code, community_code, team, losses_tolerated, fragile, first_losses`` (ids of the
+        busiest members whose loss uncovers a building: the first ``losses_tolerated + 1``),
+        sorted by ``losses_tolerated`` then ``grid_code``.
+    """
+    params = params or Params()
+    flow = np.asarray(flow, np.int64).reshape(-1, 3)
+    dem = demand_int(problem, params)
+    cap = capacity_int(problem, params)
+    used = np.bincount(flow[:, 0], weights=flow[:, 2], minlength=problem.n_members)
+    spare = np.maximum(cap - used, 0).astype(np.int64)
+    grids = pd.Series(problem.building_grid)
+    rows = []
+    fg = problem.building_grid[flow[:, 1]] if len(flow) else np.zeros(0, dtype=object)
+    order = np.argsort(fg, kind="stable")
+    fg_sorted = fg[order]
+    for g, bidx in grids.groupby(grids, sort=True).indices.items():
+        lo_, hi_ = np.searchsorted(fg_sorted, g, "left"), np.searchsorted(fg_sorted, g, "right")
+        rows_g = flow[order[lo_:hi_]]
+        if len(rows_g):
+            tm, inv = np.unique(rows_g[:, 0], return_inverse=True)
+            on_g = np.bincount(inv, weights=rows_g[:, 2]).astype(np.int64)
+            srt = np.lexsort((tm, -on_g))
+            team, give = tm[srt], (on_g + spare[tm])[srt]
+        else:
+            team, give = np.zeros(0, np.int64), np.zeros(0, np.int64)
+        bidx = np.asarray(bidx)
+        if not _covered(problem, params, bidx, dem, team, give):
+            k = -1
+        else:
+            lo, hi = 0, len(team)  # covered with lo losses; find the largest
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if _covered(problem, params, bidx, dem, team[mid:], give[mid:]):
+                    lo = mid
+                else:
+                    hi = mid - 1
+            k = lo
+        rows.append((g, problem.building_community[bidx[0]], len(team), k,
+                     [str(x) for x in problem.member_ids[team[:max(k + 1, 0)]]]))
+    df = pd.DataFrame(rows, columns=["grid_code", "community_code", "team", "losses_tolerated",
+                                     "first_losses"])
+    df["fragile"] = df["losses_tolerated"] <= fragile_at
+    df = df[["grid_code", "community_code", "team", "losses_tolerated", "fragile",
+             "first_losses"]]
+    return df.sort_values(["losses_tolerated", "grid_code"], kind="stable").reset_index(drop=True)
