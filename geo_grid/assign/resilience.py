@@ -7,7 +7,9 @@ For a grid ``g`` with a current assignment:
 - its *team* is the members carrying load in ``g``'s buildings, ordered by the load they carry
   there, largest first (ties by member order): the grid loses its busiest members first;
 - a team member can give ``g`` the load it carries there plus its spare capacity (capacity
-  minus its total load); members outside the team, and other grids, are left as they are;
+  minus its total load); available members outside the team with spare capacity within the
+  walking limit of one of ``g``'s buildings can give their spare capacity (they are never
+  removed); other grids are left as they are;
 - ``g`` is *covered with k losses* when, after removing the first ``k`` team members, a max
   flow over the remaining team (arcs within the walking limit; a sealed-in member only to its
   home) covers the whole demand of ``g``'s buildings.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from ortools.graph.python import max_flow
+from scipy.spatial import cKDTree
 
 from geo_grid.assign.flow import capacity_int, demand_int
 from geo_grid.assign.model import Params, Problem
@@ -79,6 +82,8 @@ def resilience(problem: Problem, flow: np.ndarray, params: Params | None = None,
     used = np.bincount(flow[:, 0], weights=flow[:, 2], minlength=problem.n_members)
     spare = np.maximum(cap - used, 0).astype(np.int64)
     grids = pd.Series(problem.building_grid)
+    helpers = np.flatnonzero((spare > 0) & problem.available)
+    tree = cKDTree(problem.member_xy[helpers]) if len(helpers) else None
     rows = []
     fg = problem.building_grid[flow[:, 1]] if len(flow) else np.zeros(0, dtype=object)
     order = np.argsort(fg, kind="stable")
@@ -94,13 +99,22 @@ def resilience(problem: Problem, flow: np.ndarray, params: Params | None = None,
         else:
             team, give = np.zeros(0, np.int64), np.zeros(0, np.int64)
         bidx = np.asarray(bidx)
-        if not _covered(problem, params, bidx, dem, team, give):
+        if tree is not None:
+            near = tree.query_ball_point(problem.building_xy[bidx], r=params.walk_limit_m)
+            near = np.unique(np.concatenate([np.asarray(x, np.int64) for x in near]))
+            extra = np.setdiff1d(helpers[near], team)
+            extra = extra[~problem.sealed_in[extra]]
+        else:
+            extra = np.zeros(0, np.int64)
+        team_all = np.concatenate([team, extra])
+        give_all = np.concatenate([give, spare[extra]])
+        if not _covered(problem, params, bidx, dem, team_all, give_all):
             k = -1
         else:
             lo, hi = 0, len(team)  # covered with lo losses; find the largest
             while lo < hi:
                 mid = (lo + hi + 1) // 2
-                if _covered(problem, params, bidx, dem, team[mid:], give[mid:]):
+                if _covered(problem, params, bidx, dem, team_all[mid:], give_all[mid:]):
                     lo = mid
                 else:
                     hi = mid - 1
