@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from geo_grid.errors import GeoGridError
 
 PROBLEM = "application/problem+json"
+RESERVED = {"type", "title", "status", "detail", "instance", "code"}
 
 #: core error code → HTTP status (the only place this mapping lives)
 STATUS_OF_CODE = {
@@ -51,7 +52,8 @@ def install(app: FastAPI) -> None:
     async def _core(request: Request, exc: GeoGridError):
         return problem(status_for(exc), exc.title, exc.message, request,
                        type_=f"urn:geo-grid:error:{exc.code}", code=exc.code,
-                       **{k: v for k, v in exc.details.items() if isinstance(v, str | int | float | bool)})
+                       **{k: v for k, v in exc.details.items()
+                          if isinstance(v, str | int | float | bool) and k not in RESERVED})
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

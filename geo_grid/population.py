@@ -171,6 +171,12 @@ def generate_members(district: District, params: PopulationParams = PopulationPa
     n = len(rows)
     role, gcode, br, home, x, y = (np.asarray(c, dtype=object) for c in zip(*rows, strict=True))
     br = br.astype(int)
+    # every branch has at least one member: give each empty branch a volunteer
+    unused = np.setdiff1d(np.arange(len(br_codes)), br)
+    if len(unused):
+        vols = np.flatnonzero(role == "volunteer")
+        take = rng.choice(vols, size=len(unused), replace=False)
+        br[take] = unused
     df = pd.DataFrame({
         "id": [f"M{i:05d}" for i in range(1, n + 1)],
         "name": _names(rng, n),

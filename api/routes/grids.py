@@ -49,7 +49,7 @@ def get_grid(code: str, state: ServiceState = Depends(service),
              show: bool = Depends(unmasked)) -> Response:
     """One grid as a GeoJSON Feature with its figures and its team (names and phones masked)."""
     if code not in state.gazetteer.grid_info:
-        raise NotFound(f"grid {code} does not exist", code=code)
+        raise NotFound(f"grid {code} does not exist", grid=code)
     g = state.district.grids
     geo = json.loads(g[g["code"] == code][["code", "geometry"]].to_json(drop_id=True))["features"][0]
     geo["properties"] = _props(state, code)

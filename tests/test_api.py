@@ -1,0 +1,153 @@
+"""The service over real HTTP: uvicorn in a subprocess on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+PROBLEM = "application/problem+json"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def base_url(store_path):
+    port = free_port()
+    env = {**os.environ, "GEO_GRID_DB": str(store_path), "GEO_GRID_BUILD_IF_MISSING": "false",
+           "GEO_GRID_ADMIN_TOKEN": "s3cret"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+        if proc.poll() is not None:
+            raise RuntimeError(proc.stdout.read().decode())
+    else:
+        proc.kill()
+        raise RuntimeError("server did not start")
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def http(base_url):
+    with httpx.Client(base_url=base_url, timeout=30) as c:
+        yield c
+
+
+def inside_point(district, code):
+    g = district.grids.set_index("code").geometry[code]
+    p = g.representative_point()
+    return p.x, p.y
+
+
+def test_healthz_and_docs(http, district):
+    r = http.get("/healthz")
+    assert r.json()["grids"] == len(district.grids)
+    assert http.get("/docs").status_code == 200
+    spec = http.get("/openapi.json").json()
+    assert "/api/v1/lookup" in spec["paths"] and "/api/v1/grids/{code}" in spec["paths"]
+
+
+def test_lookup_point_names_grid_community_and_masked_team(http, district):
+    code = district.grids["code"].iloc[40]
+    lon, lat = inside_point(district, code)
+    r = http.get("/api/v1/lookup", params={"lon": lon, "lat": lat})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["covered"] is True
+    assert body["street"] == {"code": "320214052", "name": "江溪街道"}
+    assert body["grid"]["code"] == code and body["community"]["code"] == code[:12]
+    assert set(body["grid"]) == {"code", "name", "kind"}
+    team = body["team"]
+    members = district.members[district.members["grid_code"] == code]
+    assert len(team["social_workers"]) == (members["role"] == "social_worker").sum()
+    assert len(team["volunteers"]) == (members["role"] == "volunteer").sum()
+    sec = members[members["role"] == "secretary"].iloc[0]
+    assert team["secretary"]["id"] == sec["id"]
+    assert team["secretary"]["name"] != sec["name"] and "*" in team["secretary"]["name"]
+    assert team["secretary"]["name"][0] == sec["name"][0]
+    assert team["secretary"]["phone"] == sec["phone"][:3] + "****" + sec["phone"][-4:]
+    assert sec["phone"] not in r.text and sec["name"] not in r.text
+
+
+def test_unmasked_needs_the_admin_key(http, district):
+    code = district.grids["code"].iloc[3]
+    lon, lat = inside_point(district, code)
+    r = http.get("/api/v1/lookup", params={"lon": lon, "lat": lat, "unmasked": "true"})
+    assert r.status_code == 403 and r.headers["content-type"].startswith(PROBLEM)
+    r = http.get("/api/v1/lookup", params={"lon": lon, "lat": lat, "unmasked": "true"},
+                 headers={"X-API-Key": "s3cret"})
+    sec = district.members[(district.members["grid_code"] == code)
+                           & (district.members["role"] == "secretary")].iloc[0]
+    assert r.json()["team"]["secretary"]["phone"] == sec["phone"]
+
+
+def test_lookup_outside_is_not_covered(http):
+    r = http.get("/api/v1/lookup", params={"lon": 120.6, "lat": 31.3})
+    assert r.status_code == 200 and r.json()["covered"] is False
+
+
+def test_lookup_cgcs2000_and_gcj02(http, district):
+    from geo_grid.crs import wgs84_to_gcj02
+
+    code = district.grids["code"].iloc[100]
+    lon, lat = inside_point(district, code)
+    assert http.get("/api/v1/lookup", params={"lon": lon, "lat": lat, "crs": "cgcs2000"}).json()["grid"]["code"] == code
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    r = http.get("/api/v1/lookup", params={"lon": float(glon), "lat": float(glat), "crs": "gcj02"})
+    assert r.json()["grid"]["code"] == code
+
+
+def test_errors_are_problem_json(http):
+    r = http.get("/api/v1/lookup", params={"lon": 120.3})
+    assert r.status_code == 400 and r.headers["content-type"].startswith(PROBLEM)
+    assert r.json()["status"] == 400 and "lat" in r.json()["detail"]
+    r = http.get("/api/v1/lookup", params={"lon": "abc", "lat": 31.5})
+    assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM)
+    assert "lon" in r.json()["detail"]
+    r = http.get("/api/v1/lookup", params={"lon": 31.55, "lat": 120.36})
+    assert r.status_code == 422 and "swapped" in r.json()["detail"]
+    r = http.get("/api/v1/lookup", params={"lon": 120.3, "lat": 31.5, "crs": "utm"})
+    assert r.status_code == 422 and r.json()["code"] == "unknown_crs"
+    r = http.get("/api/v1/grids/320214052999999")
+    assert r.status_code == 404 and r.headers["content-type"].startswith(PROBLEM)
+    assert r.json()["title"] == "Not found" and "320214052999999" in r.json()["detail"]
+    r = http.get("/no/such/route")
+    assert r.status_code == 404 and r.headers["content-type"].startswith(PROBLEM)
+
+
+def test_grids_geojson_with_stats(http, district):
+    r = http.get("/api/v1/grids")
+    assert r.headers["content-type"].startswith("application/geo+json")
+    fc = r.json()
+    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == len(district.grids)
+    hh = sum(f["properties"]["stats"]["households"] for f in fc["features"])
+    assert hh == len(district.households)
+    f = fc["features"][0]
+    assert f["geometry"]["type"] in ("Polygon", "MultiPolygon")
+    assert {"code", "name", "kind", "community", "stats"} <= set(f["properties"])
+    one = http.get(f"/api/v1/grids/{f['properties']['code']}").json()
+    assert one["properties"]["stats"] == f["properties"]["stats"]
+    assert one["properties"]["team"]["secretary"]["name"].count("*") >= 1
+    comm = district.grids["community_code"].iloc[0]
+    part = http.get("/api/v1/grids", params={"community": comm}).json()
+    assert len(part["features"]) == (district.grids["community_code"] == comm).sum()
