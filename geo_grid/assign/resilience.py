@@ -15,7 +15,7 @@ For a grid ``g`` with a current assignment:
   home) covers the whole demand of ``g``'s buildings.
 
 ``losses_tolerated`` is the largest ``k`` for which ``g`` is still covered (monotone in ``k``,
-found by binary search); −1 when ``g`` is not fully covered even now. A grid is *fragile* when
+found by binary search); −1 when ``g`` cannot be fully covered even with no losses. A grid is *fragile* when
 ``losses_tolerated <= fragile_at`` (default 0: losing its busiest member uncovers a building).
 """
 
