@@ -15,6 +15,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from geo_grid.errors import GeoGridError
@@ -29,7 +30,7 @@ DbOption = typer.Option(Path(DEFAULT_STORE), "--db", help="GeoPackage store", en
 
 def fail(exc: GeoGridError) -> None:
     """Print a core error as ``error[code]: message`` and exit 2."""
-    console.print(f"[red]error[{exc.code}][/red]: {exc.message}", highlight=False, markup=True)
+    console.print(f"[red]error[/red]\\[{exc.code}]: {escape(exc.message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
