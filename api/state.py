@@ -35,6 +35,10 @@ class ServiceState:
         gc.freeze()  # big long-lived index objects: keep them out of every GC pass
         return state
 
+    def lookup_address(self, text: str, unmasked: bool = False) -> dict[str, Any]:
+        """The lookup JSON for an address (see :meth:`Gazetteer.lookup_address`)."""
+        return self.gazetteer.lookup_address(text, unmasked)
+
     def reload(self) -> None:
         """Re-read the district (after an assignment change) and swap the derived views."""
         district = self.store.load_district()

@@ -113,9 +113,7 @@ def lookup(lon: float = typer.Option(None, help="longitude (easting for epsg:454
     try:
         gaz = _gazetteer(db)
         if address is not None:
-            from geo_grid.address_lookup import lookup_address
-
-            out = lookup_address(gaz, address)
+            out = gaz.lookup_address(address)
         elif lon is None or lat is None:
             console.print("give --lon and --lat, or --address")
             raise typer.Exit(2)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from geo_grid.address import AddressMatcher
 from geo_grid.crs import to_cgcs2000
 from geo_grid.district import District
 from geo_grid.locator import GridLocator
@@ -49,6 +50,7 @@ class Gazetteer:
     grid_info: dict[str, dict[str, str]]
     community_info: dict[str, dict[str, str]]
     teams: dict[str, pd.DataFrame] = field(repr=False)
+    matcher: AddressMatcher = field(repr=False)
 
     @classmethod
     def build(cls, district: District, cell_deg: float = 1e-4) -> Gazetteer:
@@ -68,7 +70,7 @@ class Gazetteer:
         m = district.members
         teams = {code: frame for code, frame in m.groupby("grid_code")} if len(m) else {}
         return cls(district, locator, {"code": s["code"], "name": s["name"]}, grid_info,
-                   community_info, teams)
+                   community_info, teams, AddressMatcher.from_district(district))
 
     def grid_codes(self, lon, lat, crs: str | None = "wgs84") -> np.ndarray:
         """Grid code per point (None where not covered), any accepted CRS, vectorised."""
@@ -110,4 +112,17 @@ class Gazetteer:
         code = None if idx < 0 else str(self.locator.codes[idx])
         out = self.answer_for_grid(code, unmasked)
         out["point"] = {"lon": float(x), "lat": float(y), "crs": "cgcs2000"}
+        return out
+
+    def lookup_address(self, text: str, unmasked: bool = False) -> dict[str, Any]:
+        """Answer for a free-text Chinese address: the lookup JSON plus a ``match`` object.
+
+        Only a ``matched`` address names a grid; ``ambiguous`` and ``unmatched`` answers are
+        ``covered: false`` with the ranked candidates and the reasons in ``match``.
+        """
+        res = self.matcher.match(text)
+        m = res.to_dict()
+        code = m.get("grid_code") if m["status"] == "matched" else None
+        out = self.answer_for_grid(code, unmasked)
+        out["match"] = m
         return out

@@ -151,3 +151,17 @@ def test_grids_geojson_with_stats(http, district):
     comm = district.grids["community_code"].iloc[0]
     part = http.get("/api/v1/grids", params={"community": comm}).json()
     assert len(part["features"]) == (district.grids["community_code"] == comm).sum()
+
+
+def test_lookup_by_address(http, district):
+    b = district.buildings[district.buildings["category"] == "slab"].iloc[5]
+    text = f"江苏省无锡市新吴区江溪街道{b['address'].replace('栋', '幢')}2单元301"
+    r = http.get("/api/v1/lookup", params={"address": text})
+    body = r.json()
+    assert r.status_code == 200
+    assert body["match"]["status"] == "matched"
+    assert body["match"]["building"] == {"code": b["code"], "address": b["address"]}
+    assert body["grid"]["code"] == b["grid_code"] and body["covered"] is True
+    assert body["match"]["unit"] == 2 and body["match"]["room"] == 301
+    r = http.get("/api/v1/lookup", params={"address": "叙丰家园9999栋"}).json()
+    assert r["covered"] is False and r["match"]["status"] != "matched"
