@@ -26,7 +26,8 @@ from geo_grid.crs import from_metric
 from geo_grid.district import District
 
 
-def with_current(p, params=Params()):
+def with_current(p, params=None):
+    params = params or Params()
     f = solve(p, params).flow
     return p.with_(cur_member=f[:, 0], cur_building=f[:, 1],
                    cur_share=f[:, 2] / demand_int(p, params)[f[:, 1]])

@@ -137,19 +137,6 @@ def _make_arcs(problem: Problem, params: Params, m: np.ndarray, b: np.ndarray,
     return Arcs(m[keep], b[keep], dist[keep])
 
 
-def _extra_arcs(problem: Problem, params: Params, arcs: Arcs, buildings: np.ndarray,
-                members: np.ndarray, cap_each: int) -> Arcs:
-    """Add pairs within the limit between some buildings and some members (nearest first)."""
-    if not len(buildings) or not len(members):
-        return arcs
-    j, i = _knn(problem.building_xy[buildings], problem.member_xy[members], cap_each,
-                params.walk_limit_m)
-    return _make_arcs(problem, params,
-                      np.concatenate([arcs.m, members[i]]),
-                      np.concatenate([arcs.b, buildings[j]]),
-                      np.flatnonzero(problem.sealed_in))
-
-
 def current_flow(problem: Problem, params: Params, dem: np.ndarray) -> tuple[np.ndarray, ...]:
     """Current pairs as (m, b, flow_int): each keeps its share of the (new) demand."""
     if not len(problem.cur_member):
@@ -206,17 +193,24 @@ def solve(problem: Problem, params: Params | None = None, *, use_current: bool =
     arcs = candidate_arcs(problem, params, dem, cap)
     pruned = params.k_buildings is not None or params.k_members is not None
     sol = _solve_arcs(problem, params, arcs, dem, cap, use_current)
-    for _ in range(3):
+    for _ in range(params.max_passes):
         if not pruned or not sol[1].any():
             break
-        # uncovered load left after a pruned solve: give the uncovered buildings arcs to every
-        # member within the limit that still has spare capacity, then solve again
+        # load left uncovered after a pruned solve: give every uncovered building, and every
+        # member with spare capacity, all their pairs within the limit, then solve again
+        # (augmenting chains start at a spare member and end at an uncovered building)
         used = np.bincount(sol[0][0], weights=sol[0][2], minlength=problem.n_members)
         spare = np.flatnonzero((cap - used > 0) & ~problem.sealed_in)
         unc = np.flatnonzero(sol[1] > 0)
+        elig_m = np.flatnonzero((cap > 0) & ~problem.sealed_in)
+        elig_b = np.flatnonzero(dem > 0)
+        i1, j1 = _pairs_within(problem.building_xy[unc], problem.member_xy[elig_m], limit=params.walk_limit_m)
+        i2, j2 = _pairs_within(problem.member_xy[spare], problem.building_xy[elig_b], limit=params.walk_limit_m)
         before = len(arcs)
-        arcs = _extra_arcs(problem, params, arcs, unc, spare,
-                           cap_each=4 * max(params.k_members or 0, params.k_buildings or 0, 16))
+        arcs = _make_arcs(problem, params,
+                          np.concatenate([arcs.m, elig_m[j1], spare[i2]]),
+                          np.concatenate([arcs.b, unc[i1], elig_b[j2]]),
+                          np.flatnonzero(problem.sealed_in))
         if len(arcs) == before:
             break
         sol = _solve_arcs(problem, params, arcs, dem, cap, use_current)

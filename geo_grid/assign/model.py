@@ -75,8 +75,11 @@ class Params:
         walking limit, and each building to its ``k_members`` nearest members (the union is
         kept, plus all current arcs). ``None`` for both keeps every pair within the limit and
         makes the solve exact; the defaults keep the reference district sub-second. After a
-        pruned solve, uncovered buildings and members with spare capacity get all their arcs
-        within the limit and the flow is solved again.
+        pruned solve that leaves load uncovered, uncovered buildings and members with spare
+        capacity get all their pairs within the limit and the flow is solved again (up to
+        ``max_passes`` times).
+    max_passes : int
+        Extra solves after a pruned solve leaves load uncovered.
     scale : int
         Integer resolution of loads in the flow (10 → 0.1 load unit).
     """
@@ -90,9 +93,10 @@ class Params:
     change_penalty_m: float | None = None
     uncovered_cost: float | None = None
     cross_grid_penalty_m: float = 0.0
-    k_buildings: int | None = 48
-    k_members: int | None = 24
+    k_buildings: int | None = 32
+    k_members: int | None = 16
     scale: int = 10
+    max_passes: int = 3
 
     def __post_init__(self) -> None:
         if not self.walk_limit_m > 0:
