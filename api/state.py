@@ -12,36 +12,108 @@ import pandas as pd
 from geo_grid.district import District
 from geo_grid.lookup import Gazetteer
 from geo_grid.stats import grid_stats
-from geo_grid.store import Store
+from geo_grid.store import Store, history
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent view of the district: swapped as a whole, never half-updated."""
+
+    district: District
+    gazetteer: Gazetteer
+    grid_stats: pd.DataFrame
+    assignment_version: str | None
+
+    @classmethod
+    def load(cls, store: Store) -> Snapshot:
+        """Read the district and build its indexes."""
+        district = store.load_district()
+        return cls(district, Gazetteer.build(district), grid_stats(district),
+                   history.current_version(store))
 
 
 @dataclass
 class ServiceState:
-    """Mutable holder, swapped as a whole when the assignment changes (never half-updated)."""
+    """The running service: its store and the current :class:`Snapshot`."""
 
     store: Store
-    district: District
-    gazetteer: Gazetteer
-    grid_stats: pd.DataFrame
-    scenarios: dict[str, Any] = field(default_factory=dict)
+    view: Snapshot
     write_lock: threading.Lock = field(default_factory=threading.Lock)
+    _coverage: tuple | None = None
 
     @classmethod
     def open(cls, store: Store) -> ServiceState:
         """Load the district from the store and build its indexes."""
-        district = store.load_district()
-        gaz = Gazetteer.build(district)
-        state = cls(store, district, gaz, grid_stats(district))
+        state = cls(store, Snapshot.load(store))
         gc.freeze()  # big long-lived index objects: keep them out of every GC pass
         return state
+
+    @property
+    def district(self) -> District:
+        return self.view.district
+
+    @property
+    def gazetteer(self) -> Gazetteer:
+        return self.view.gazetteer
+
+    @property
+    def grid_stats(self) -> pd.DataFrame:
+        return self.view.grid_stats
+
+    @property
+    def assignment_version(self) -> str | None:
+        return self.view.assignment_version
 
     def lookup_address(self, text: str, unmasked: bool = False) -> dict[str, Any]:
         """The lookup JSON for an address (see :meth:`Gazetteer.lookup_address`)."""
         return self.gazetteer.lookup_address(text, unmasked)
 
+    # ------------------------------------------------------------ scenarios and coverage
+
+    def run_scenario(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """Rebalance under a scenario against the current assignment, keep and return it."""
+        from geo_grid.assign import Scenario, rebalance
+
+        scenario = Scenario.from_dict(spec)
+        view = self.view
+        result = rebalance(view.district, scenario).to_dict()
+        sid = history.save_scenario(self.store, scenario.name, scenario.to_dict(), result,
+                                    view.assignment_version)
+        return history.get_scenario(self.store, sid)
+
+    def get_scenario(self, sid: str) -> dict[str, Any]:
+        """A kept scenario (404 if unknown)."""
+        return history.get_scenario(self.store, sid)
+
+    def list_scenarios(self) -> list[dict[str, Any]]:
+        """Kept scenarios, newest first."""
+        return history.list_scenarios(self.store)
+
+    def apply_scenario(self, sid: str) -> dict[str, Any]:
+        """Make a scenario's assignment current, then reload the district."""
+        with self.write_lock:
+            out = history.apply_scenario(self.store, sid)
+            self.reload()
+        return out
+
+    def revert(self) -> dict[str, Any]:
+        """Restore the previous assignment, then reload the district."""
+        with self.write_lock:
+            out = history.revert(self.store)
+            self.reload()
+        return out
+
+    def coverage(self):
+        """Coverage and resilience of the current assignment (cached per assignment version)."""
+        from geo_grid.assign import district_coverage, district_resilience
+
+        view = self.view
+        if self._coverage is None or self._coverage[0] != view.assignment_version:
+            self._coverage = (view.assignment_version, district_coverage(view.district),
+                              district_resilience(view.district))
+        return self._coverage[1], self._coverage[2]
+
     def reload(self) -> None:
-        """Re-read the district (after an assignment change) and swap the derived views."""
-        district = self.store.load_district()
-        gaz = Gazetteer.build(district)
-        stats = grid_stats(district)
-        self.district, self.gazetteer, self.grid_stats = district, gaz, stats
+        """Re-read the district (after an assignment change) and swap the snapshot."""
+        self.view = Snapshot.load(self.store)
+        gc.freeze()

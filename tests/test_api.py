@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -20,31 +21,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def base_url(store_path):
+@contextlib.contextmanager
+def start_server(db, **env_extra):
+    """uvicorn serving ``create_app`` on ``db`` in a subprocess; yields the base URL."""
     port = free_port()
-    env = {**os.environ, "GEO_GRID_DB": str(store_path), "GEO_GRID_BUILD_IF_MISSING": "false",
-           "GEO_GRID_ADMIN_TOKEN": "s3cret"}
+    env = {**os.environ, "GEO_GRID_DB": str(db), "GEO_GRID_BUILD_IF_MISSING": "false",
+           "GEO_GRID_ADMIN_TOKEN": "s3cret", **env_extra}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-        if proc.poll() is not None:
-            raise RuntimeError(proc.stdout.read().decode())
-    else:
-        proc.kill()
-        raise RuntimeError("server did not start")
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    deadline = time.time() + 90
+    try:
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stdout.read().decode())
+            if time.time() > deadline:
+                raise RuntimeError("server did not start")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def base_url(store_path):
+    with start_server(store_path) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

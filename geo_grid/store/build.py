@@ -41,7 +41,7 @@ def boundaries_version(folder: Path) -> str:
 
 
 def _records(df: pd.DataFrame, columns) -> list[dict]:
-    out = df[list(columns)].copy()
+    out = df.reindex(columns=list(columns)).copy()
     for c in out.columns:
         if out[c].dtype.kind in "iub":
             out[c] = out[c].astype(object)

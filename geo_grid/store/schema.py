@@ -108,6 +108,8 @@ assignments = Table(
     Column("building_code", Text, nullable=False, index=True),
     Column("load", Float, nullable=False),
     Column("distance_m", Float, nullable=False),
+    Column("share", Float, nullable=True),
+    Column("units", Text, nullable=True),
     Column("valid_from", Text, nullable=False),
     Column("valid_to", Text, nullable=True, index=True),
     Column("scenario_id", Text, nullable=True),
@@ -122,6 +124,8 @@ scenarios = Table(
     Column("spec", Text, nullable=False),
     Column("result", Text, nullable=False),
     Column("applied_at", Text, nullable=True),
+    Column("base_version", Text, nullable=True),
+    Column("flipped", Text, nullable=True),
 )
 
 meta = Table(

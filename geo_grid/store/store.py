@@ -63,7 +63,8 @@ class Store:
                 mem = pd.read_sql(select(*[c for c in schema.members.columns if c.name != "fid"])
                                   .order_by(schema.members.c.id), conn)
                 a = schema.assignments
-                asg = pd.read_sql(select(a.c.member_id, a.c.building_code, a.c.load, a.c.distance_m)
+                asg = pd.read_sql(select(a.c.member_id, a.c.building_code, a.c.load, a.c.distance_m,
+                                         a.c.share, a.c.units)
                                   .where(a.c.valid_to.is_(None))
                                   .order_by(a.c.building_code, a.c.member_id), conn)
                 version = conn.execute(select(schema.meta.c.value).where(
