@@ -464,9 +464,9 @@ def write_layer(path: Path, name: str, rows: list[dict]) -> None:
         props = {k: v for k, v in r.items() if k != "geometry"}
         feat = {"type": "Feature", "properties": props, "geometry": _coords(r["geometry"])}
         lines.append(json.dumps(feat, ensure_ascii=False, separators=(",", ":")))
-    head = ('{"type":"FeatureCollection","name":"%s",'
-            '"crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::4490"}},'
-            '"features":[\n' % name)
+    head = json.dumps({"type": "FeatureCollection", "name": name,
+                       "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4490"}}},
+                      separators=(",", ":"))[:-1] + ',"features":[\n'
     path.write_text(head + ",\n".join(lines) + "\n]}\n", encoding="utf-8")
 
 
