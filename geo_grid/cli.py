@@ -166,6 +166,82 @@ def serve(db: Path = DbOption,
                 log_level="info")
 
 
+@app.command()
+def assign(db: Path = DbOption) -> None:
+    """Recompute the ordinary-day optimal assignment and make it current (kept in the history)."""
+    from geo_grid.assign import district_coverage, initial_assignment
+    from geo_grid.store import Store, history
+
+    try:
+        ensure_store(db)
+        store = Store(db)
+        with steps(3, "assign") as advance:
+            district = store.load_district()
+            advance("loaded")
+            rows = initial_assignment(district)
+            advance("solved")
+            stamp = history.replace_assignment(store, rows)
+            advance("stored")
+        totals = district_coverage(district, assignment=rows).totals()
+        store.close()
+    except GeoGridError as exc:
+        fail(exc)
+    typer.echo(json.dumps({"assignment_version": stamp, "pairs": len(rows), **totals}, ensure_ascii=False))
+
+
+@app.command()
+def rebalance(scenario: Path = typer.Option(..., "--scenario", help="scenario JSON file"),
+              output: Path = typer.Option(None, "-o", "--output", help="write the full result JSON"),
+              apply: bool = typer.Option(False, "--apply", help="make the new assignment current"),
+              db: Path = DbOption) -> None:
+    """Rebalance under an emergency scenario; keep it in the store, print its summary."""
+    from geo_grid.assign import Scenario
+    from geo_grid.assign import rebalance as run
+    from geo_grid.errors import InvalidInput
+    from geo_grid.store import Store, history
+
+    try:
+        try:
+            spec = json.loads(scenario.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InvalidInput(f"cannot read scenario {scenario}: {exc}") from exc
+        ensure_store(db)
+        store = Store(db)
+        version = history.current_version(store)
+        sc = Scenario.from_dict(spec)
+        with steps(2, "rebalance") as advance:
+            district = store.load_district()
+            advance("loaded")
+            result = run(district, sc).to_dict()
+            advance("solved")
+        sid = history.save_scenario(store, sc.name, sc.to_dict(), result, version)
+        out = {"id": sid, "summary": result["summary"], "shortages": len(result["shortages"])}
+        if apply:
+            out["applied"] = history.apply_scenario(store, sid)
+        store.close()
+    except GeoGridError as exc:
+        fail(exc)
+    if output is not None:
+        output.write_text(json.dumps({"id": sid, **result}, ensure_ascii=False, indent=1), "utf-8")
+    typer.echo(json.dumps(out, ensure_ascii=False))
+
+
+@app.command()
+def roster(output: Path = typer.Option(..., "-o", "--output", help="xlsx file to write"),
+           unmasked: bool = typer.Option(False, "--unmasked", help="names and phones in full"),
+           db: Path = DbOption) -> None:
+    """Write the coverage roster (per grid: who covers which building) as an Excel workbook."""
+    from geo_grid.roster import write_roster
+    from geo_grid.store import load_district
+
+    try:
+        ensure_store(db)
+        n = write_roster(load_district(db), output, unmasked=unmasked)
+    except GeoGridError as exc:
+        fail(exc)
+    console.print(f"wrote {output}: {n} building rows" + ("" if unmasked else " (personal data masked)"))
+
+
 def main() -> None:  # pragma: no cover - console entry
     """Entry point for ``python -m geo_grid.cli``."""
     app(prog_name="geo-grid")

@@ -36,3 +36,43 @@ def test_lookup_prints_the_api_json(store_path, district):
 def test_lookup_bad_coordinate_is_a_clear_error(store_path):
     out = run("lookup", "--lon", "31.5", "--lat", "120.3", "--db", str(store_path), check=False)
     assert out.returncode == 2 and "invalid_coordinate" in out.stderr and "swapped" in out.stderr
+
+
+def test_rebalance_apply_assign_and_roster(tmp_path, store_path, district):
+    import shutil
+
+    import pandas as pd
+
+    db = tmp_path / "s.gpkg"
+    shutil.copy(store_path, db)
+    gone = district.members["id"].iloc[0]
+    scen = tmp_path / "scen.json"
+    scen.write_text(json.dumps({"name": "one out", "unavailable_members": [gone]}), "utf-8")
+    res = tmp_path / "r.json"
+    out = json.loads(run("rebalance", "--scenario", str(scen), "-o", str(res), "--apply", "--db", str(db)).stdout)
+    assert out["applied"]["status"] == "applied"
+    full = json.loads(res.read_text("utf-8"))
+    assert gone in full["unavailable"]
+    theirs = set(district.assignment.loc[district.assignment["member_id"] == gone, "building_code"])
+    assert theirs and theirs <= {m["building_code"] for m in full["moves"] if m["from_member"] == gone}
+    assert gone not in {a["member_id"] for a in full["assignment"]}
+    assert full["summary"]["uncovered_buildings"] == 0
+    xlsx = tmp_path / "roster.xlsx"
+    run("roster", "-o", str(xlsx), "--db", str(db))
+    sheet = pd.read_excel(xlsx, sheet_name="分栋", dtype=str, engine="calamine")
+    assert gone not in set(sheet["成员编号"])
+    phones = set(district.members["phone"])
+    assert not phones & set(sheet["电话"].dropna())
+    assert sheet["电话"].dropna().str.fullmatch(r"199\*{4}\d{4}").all()
+    run("roster", "-o", str(xlsx), "--unmasked", "--db", str(db))
+    sheet = pd.read_excel(xlsx, sheet_name="分栋", dtype=str, engine="calamine")
+    assert set(sheet["电话"].dropna()) <= phones and len(set(sheet["电话"].dropna())) > 100
+    again = json.loads(run("assign", "--db", str(db)).stdout)
+    assert again["uncovered_buildings"] >= 0 and again["pairs"] > 4000
+
+
+def test_rebalance_bad_file_is_a_clear_error(tmp_path, store_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", "utf-8")
+    out = run("rebalance", "--scenario", str(bad), "--db", str(store_path), check=False)
+    assert out.returncode == 2 and "invalid_input" in out.stderr
