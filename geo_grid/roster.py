@@ -40,7 +40,7 @@ def roster_frame(district: District, unmasked: bool = False) -> pd.DataFrame:
         "姓名": rows["name"],
         "电话": rows["phone"],
         "分担户数": rows["load"].round(1),
-        "单元": rows["units"] if "units" in rows else None,
+        "单元": rows.get("units"),
     })
     return out.sort_values(["网格编码", "楼栋编码", "成员编号"], na_position="last").reset_index(drop=True)
 
