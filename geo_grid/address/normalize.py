@@ -103,6 +103,7 @@ _ROOM = re.compile(r"(\d+)(?:室|户|号房|房间|房)")
 _UNIT_ROOM_HAO = re.compile(r"单元(\d+)号")
 _COMMUNITY = re.compile(r"^(.{1,14}?社区)(?:居民委员会|居委会|居委)?")
 _MULTI_DASH = re.compile(r"-{2,}")
+_SPACE = re.compile(r"\s+")
 _ROAD_START = frozenset("路街道巷弄")
 
 
@@ -194,6 +195,7 @@ class Normalized:
 
 def _basic(text: str) -> str:
     s = to_halfwidth(text).lower()
+    s = _SPACE.sub("", s)
     s = _DASHES.sub("-", s)
     s = replace_chinese_numerals(s)
     s = _JUNK.sub("", s)
