@@ -49,6 +49,7 @@ STATUSES = ("matched", "ambiguous", "unmatched")
 _RESIDENTIAL = frozenset({"slab", "point", "dormitory"})
 _ORDINAL = re.compile(r"第?\d+$")
 _REQUIRED = ("code", "address", "compound", "number")
+_CACHE_MAX = 300_000  # entries per cache; cleared when full (bounded memory in a server)
 
 
 class Candidate(NamedTuple):
@@ -298,11 +299,14 @@ class AddressMatcher:
                 noise=norm.noise,
             )
             res = self._match_parsed(parsed)
+            if len(self._norm_cache) >= _CACHE_MAX:
+                self._norm_cache.clear()
             self._norm_cache[key] = res
         if res.query != text:
             res = _with_query(res, text)
-        if len(self._cache) < 2_000_000:
-            self._cache[text] = res
+        if len(self._cache) >= _CACHE_MAX:
+            self._cache.clear()
+        self._cache[text] = res
         return res
 
     def match_many(
