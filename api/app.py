@@ -56,10 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
-    from api.routes import coverage, grids, health, lookup
+    from api.routes import batch, coverage, grids, health, lookup
 
     app.include_router(health.router)
     app.include_router(lookup.router, prefix="/api/v1")
+    app.include_router(batch.router, prefix="/api/v1")
     app.include_router(grids.router, prefix="/api/v1")
     app.include_router(coverage.router, prefix="/api/v1")
     try:

@@ -124,6 +124,33 @@ def lookup(lon: float = typer.Option(None, help="longitude (easting for epsg:454
     typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
 
 
+@app.command("lookup-batch")
+def lookup_batch(input_: Path = typer.Argument(..., metavar="IN", help="roster .csv or .xlsx"),
+                 output: Path = typer.Option(..., "-o", "--output", help="output file (.csv or .xlsx)"),
+                 address_column: str = typer.Option(None, "--address-column", help="address column name"),
+                 sheet: str = typer.Option(None, help="xlsx sheet (default: the first)"),
+                 db: Path = DbOption) -> None:
+    """Place every row of a roster in a grid; write the rows back with grid columns added."""
+    from geo_grid.batch import run_batch
+
+    try:
+        gaz = _gazetteer(db)
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total} rows"), TimeElapsedColumn(),
+                      console=console) as bar:
+            task = bar.add_task("placing rows", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report = run_batch(input_, output, gaz.matcher, gaz.directory, address_column=address_column,
+                               sheet=sheet, progress=progress,
+                               locate=lambda lon, lat: gaz.locator.codes_of(gaz.locator.locate(lon, lat)))
+    except GeoGridError as exc:
+        fail(exc)
+    typer.echo(json.dumps(report, ensure_ascii=False, default=str))
+
+
 @app.command("map")
 def map_(output: Path = typer.Option(..., "-o", "--output", help="HTML file to write"),
          db: Path = DbOption,

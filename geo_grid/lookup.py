@@ -13,8 +13,10 @@ import numpy as np
 import pandas as pd
 
 from geo_grid.address import AddressMatcher
+from geo_grid.batch import GridDirectory
 from geo_grid.crs import to_cgcs2000
 from geo_grid.district import District
+from geo_grid.errors import GeoGridError
 from geo_grid.locator import GridLocator
 from geo_grid.privacy import mask_name, mask_phone
 
@@ -51,6 +53,7 @@ class Gazetteer:
     community_info: dict[str, dict[str, str]]
     teams: dict[str, pd.DataFrame] = field(repr=False)
     matcher: AddressMatcher = field(repr=False)
+    directory: GridDirectory = field(repr=False)
 
     @classmethod
     def build(cls, district: District, cell_deg: float = 1e-4) -> Gazetteer:
@@ -70,7 +73,8 @@ class Gazetteer:
         m = district.members
         teams = {code: frame for code, frame in m.groupby("grid_code")} if len(m) else {}
         return cls(district, locator, {"code": s["code"], "name": s["name"]}, grid_info,
-                   community_info, teams, AddressMatcher.from_district(district))
+                   community_info, teams, AddressMatcher.from_district(district),
+                   GridDirectory.from_district(district))
 
     def grid_codes(self, lon, lat, crs: str | None = "wgs84") -> np.ndarray:
         """Grid code per point (None where not covered), any accepted CRS, vectorised."""
@@ -126,3 +130,66 @@ class Gazetteer:
         out = self.answer_for_grid(code, unmasked)
         out["match"] = m
         return out
+
+    def lookup_many(self, items: list[Any]) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        """Answer a batch of items in order: address strings, ``{"address": ...}`` or
+        ``{"lon", "lat", "crs"}`` objects. A malformed item gets an ``error`` and the rest go on.
+
+        Returns
+        -------
+        results : list of dict
+            ``{"index", "input", "status", "grid": {"code","name","kind"} | None,
+            "community": {"code","name"} | None, "match": ... | None, "error": ... | None}``
+        summary : dict
+            Counts per status.
+        """
+        out: list[dict[str, Any]] = [None] * len(items)  # type: ignore[list-item]
+        addr_idx, addrs, pt_idx, pts = [], [], [], []
+        for i, it in enumerate(items):
+            if isinstance(it, str):
+                addr_idx.append(i)
+                addrs.append(it)
+            elif isinstance(it, dict) and isinstance(it.get("address"), str) and "lon" not in it:
+                addr_idx.append(i)
+                addrs.append(it["address"])
+            elif isinstance(it, dict) and {"lon", "lat"} <= set(it):
+                pt_idx.append(i)
+                pts.append(it)
+            else:
+                out[i] = self._item(i, it, None, error="item must be an address string, "
+                                    '{"address": ...} or {"lon": ..., "lat": ..., "crs": ...}')
+        if addrs:
+            results = self.matcher.match_many(addrs)
+            for i, text, r in zip(addr_idx, addrs, results, strict=True):
+                if r is None:
+                    out[i] = self._item(i, text, None, error="empty address")
+                    continue
+                m = r.to_dict()
+                code = m.get("grid_code") if r.status == "matched" else None
+                out[i] = self._item(i, text, code, status=r.status, match=m)
+        for i, it in zip(pt_idx, pts, strict=True):
+            try:
+                x, y = to_cgcs2000(np.float64(it["lon"]), np.float64(it["lat"]), it.get("crs", "wgs84"))
+            except GeoGridError as exc:
+                out[i] = self._item(i, it, None, error=exc.message)
+                continue
+            except (TypeError, ValueError):
+                out[i] = self._item(i, it, None, error="lon and lat must be numbers")
+                continue
+            idx = self.locator.locate_one(float(x), float(y))
+            code = None if idx < 0 else str(self.locator.codes[idx])
+            out[i] = self._item(i, it, code, status="located" if code else "not_covered")
+        summary: dict[str, int] = {"items": len(items)}
+        for r in out:
+            summary[r["status"]] = summary.get(r["status"], 0) + 1
+        return out, summary
+
+    def _item(self, i: int, given: Any, code: str | None, status: str = "error",
+              match: dict | None = None, error: str | None = None) -> dict[str, Any]:
+        grid = comm = None
+        if code is not None:
+            info = self.grid_info[code]
+            grid = {"code": code, "name": info["name"], "kind": info["kind"]}
+            comm = dict(self.community_info[info["community_code"]])
+        return {"index": i, "input": given, "status": status, "grid": grid, "community": comm,
+                "match": match, "error": error}

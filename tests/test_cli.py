@@ -76,3 +76,18 @@ def test_rebalance_bad_file_is_a_clear_error(tmp_path, store_path):
     bad.write_text("{not json", "utf-8")
     out = run("rebalance", "--scenario", str(bad), "--db", str(store_path), check=False)
     assert out.returncode == 2 and "invalid_input" in out.stderr
+
+
+def test_lookup_batch_csv_keeps_every_row(tmp_path, store_path, district):
+    import pandas as pd
+
+    b = district.buildings.iloc[100:110]
+    src = tmp_path / "in.csv"
+    rows = list(b["address"]) + ["", "不存在的地址99号"]
+    pd.DataFrame({"户主": [f"户{i}" for i in range(len(rows))], "现住址": rows}).to_csv(src, index=False)
+    dst = tmp_path / "out.csv"
+    report = json.loads(run("lookup-batch", str(src), "-o", str(dst), "--db", str(store_path)).stdout)
+    assert report["rows"] == len(rows) and report["matched"] == 10
+    out = pd.read_csv(dst, dtype=str)
+    assert len(out) == len(rows) and list(out["户主"]) == [f"户{i}" for i in range(len(rows))]
+    assert list(out["网格编码"][:10]) == list(b["grid_code"])

@@ -1,0 +1,106 @@
+"""Batch lookup: a JSON array of addresses/points, or an uploaded CSV/xlsx roster."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import service
+from api.state import ServiceState
+from geo_grid.batch import run_batch
+from geo_grid.errors import InvalidInput, PayloadTooLarge
+
+router = APIRouter(tags=["lookup"])
+
+MEDIA = {".csv": "text/csv; charset=utf-8",
+         ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+BATCH_DOC = {
+    "requestBody": {"content": {
+        "application/json": {"schema": {"type": "array", "maxItems": 10_000, "items": {
+            "oneOf": [{"type": "string"},
+                      {"type": "object", "properties": {"address": {"type": "string"}}},
+                      {"type": "object", "properties": {"lon": {"type": "number"}, "lat": {"type": "number"},
+                                                        "crs": {"type": "string"}}}]}}},
+        "multipart/form-data": {"schema": {"type": "object", "properties": {
+            "file": {"type": "string", "format": "binary"}, "address_column": {"type": "string"}}}},
+    }},
+}
+
+
+@router.post("/lookup/batch", openapi_extra=BATCH_DOC, responses={
+    200: {"description": "JSON results, or the roster file with columns added"},
+    413: {"description": "over the item or size limit"}})
+async def lookup_batch(request: Request, state: ServiceState = Depends(service)):
+    """Place many addresses or points at once.
+
+    - ``application/json``: an array (up to ``max_batch_items``, 10,000 by default) of address
+      strings, ``{"address": ...}`` or ``{"lon", "lat", "crs"}`` objects →
+      ``{"results": [...], "summary": {...}}``, in order; a bad item says why and the rest go on.
+    - ``multipart/form-data`` with ``file`` (``.csv`` or ``.xlsx``, up to ``max_upload_bytes``) and
+      optional ``address_column`` → the same rows back in the same format with grid code and name,
+      community, match status, confidence and best candidate added; the summary report is in the
+      ``X-Batch-Summary`` header (JSON).
+    """
+    settings = request.app.state.settings
+    ctype = request.headers.get("content-type", "")
+    declared = int(request.headers.get("content-length") or 0)
+    if ctype.startswith("multipart/form-data"):
+        if declared > settings.max_upload_bytes + 64 * 1024:
+            raise PayloadTooLarge(f"upload of {declared} bytes is over the limit of "
+                                  f"{settings.max_upload_bytes} bytes")
+        return await _file(request, state, settings.max_upload_bytes)
+    if declared > settings.max_upload_bytes:
+        raise PayloadTooLarge(f"body of {declared} bytes is over the limit of {settings.max_upload_bytes} bytes")
+    body = await request.body()
+    try:
+        items = json.loads(body)
+    except ValueError as exc:
+        raise InvalidInput(f"body is not JSON: {exc}") from exc
+    if not isinstance(items, list):
+        raise InvalidInput("body must be a JSON array of addresses or {lon, lat, crs} objects")
+    if len(items) > settings.max_batch_items:
+        raise PayloadTooLarge(f"{len(items)} items is over the limit of {settings.max_batch_items}; "
+                              "split the batch or upload a file")
+    results, summary = await run_in_threadpool(state.gazetteer.lookup_many, items)
+    return JSONResponse({"results": results, "summary": summary})
+
+
+async def _file(request: Request, state: ServiceState, limit: int):
+    form = await request.form(max_files=1, max_fields=5)
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise InvalidInput("multipart upload needs a 'file' field (.csv or .xlsx)")
+    suffix = Path(upload.filename or "").suffix.lower()
+    if suffix not in MEDIA:
+        raise InvalidInput(f"file {upload.filename!r}: only .csv and .xlsx rosters are accepted")
+    column = form.get("address_column")
+    tmp = tempfile.TemporaryDirectory(prefix="geo-grid-batch-")
+    src = Path(tmp.name) / f"in{suffix}"
+    size = 0
+    with src.open("wb") as fh:
+        while chunk := await upload.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                tmp.cleanup()
+                raise PayloadTooLarge(f"file is over the upload limit of {limit} bytes")
+            fh.write(chunk)
+    dst = Path(tmp.name) / f"out{suffix}"
+    gaz = state.gazetteer
+    try:
+        report = await run_in_threadpool(
+            run_batch, src, dst, gaz.matcher, gaz.directory,
+            address_column=str(column) if column else None,
+            locate=lambda lon, lat: gaz.locator.codes_of(gaz.locator.locate(lon, lat)))
+    except Exception:
+        tmp.cleanup()
+        raise
+    name = Path(upload.filename).stem + f"_网格{suffix}"
+    return FileResponse(dst, media_type=MEDIA[suffix], filename=name,
+                        headers={"X-Batch-Summary": json.dumps(report, ensure_ascii=True, default=str)},
+                        background=BackgroundTask(tmp.cleanup))
