@@ -25,11 +25,11 @@ class Snapshot:
     assignment_version: str | None
 
     @classmethod
-    def load(cls, store: Store) -> Snapshot:
-        """Read the district and build its indexes."""
+    def load(cls, store: Store, previous: Snapshot | None = None) -> Snapshot:
+        """Read the district and build its indexes (reusing ``previous``'s boundary indexes)."""
         district = store.load_district()
-        return cls(district, Gazetteer.build(district), grid_stats(district),
-                   history.current_version(store))
+        gaz = previous.gazetteer.with_district(district) if previous else Gazetteer.build(district)
+        return cls(district, gaz, grid_stats(district), history.current_version(store))
 
 
 @dataclass
@@ -115,5 +115,5 @@ class ServiceState:
 
     def reload(self) -> None:
         """Re-read the district (after an assignment change) and swap the snapshot."""
-        self.view = Snapshot.load(self.store)
+        self.view = Snapshot.load(self.store, self.view)
         gc.freeze()

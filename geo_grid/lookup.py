@@ -6,7 +6,7 @@ per-grid answers, so a lookup is one raster probe plus a dictionary read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -75,6 +75,15 @@ class Gazetteer:
         return cls(district, locator, {"code": s["code"], "name": s["name"]}, grid_info,
                    community_info, teams, AddressMatcher.from_district(district),
                    GridDirectory.from_district(district))
+
+    def with_district(self, district: District) -> Gazetteer:
+        """The same indexes for a district of the same boundary version with new members or
+        assignment (after apply/revert): only the teams are rebuilt."""
+        if district.version != self.district.version or not district.version:
+            return Gazetteer.build(district, cell_deg=self.locator.cell)
+        m = district.members
+        teams = {code: frame for code, frame in m.groupby("grid_code")} if len(m) else {}
+        return replace(self, district=district, teams=teams)
 
     def grid_codes(self, lon, lat, crs: str | None = "wgs84") -> np.ndarray:
         """Grid code per point (None where not covered), any accepted CRS, vectorised."""
