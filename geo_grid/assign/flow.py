@@ -26,7 +26,7 @@ The solve is deterministic: arcs are generated and ordered the same way for the 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -91,13 +91,18 @@ def _knn(xy_from: np.ndarray, xy_to: np.ndarray, k: int, limit: float):
     return i.astype(np.int64), j[ok].astype(np.int64)
 
 
-def candidate_arcs(problem: Problem, params: Params, dem: np.ndarray, cap: np.ndarray) -> Arcs:
+def candidate_arcs(problem: Problem, params: Params, dem: np.ndarray, cap: np.ndarray,
+                   hand_over: bool = False) -> Arcs:
     """Member → building pairs the flow may use.
 
     Pairs within the walking limit between members with capacity and buildings with demand:
     all of them (``k_buildings`` and ``k_members`` None), or the union of each member's
     ``k_buildings`` nearest buildings and each building's ``k_members`` nearest members; plus
     current pairs still within the limit. A sealed-in member gets only the pair with its home.
+    With ``hand_over`` (rebalancing, pruned), every building whose current members no longer
+    cover its demand also gets every pair within the limit with a member who has capacity to
+    spare under the current assignment: the direct hand-overs, so that the pruned solve never
+    needs a chain where the exact one hands a building straight over.
     """
     limit = params.walk_limit_m
     mm = np.flatnonzero((cap > 0) & ~problem.sealed_in)
@@ -116,12 +121,141 @@ def candidate_arcs(problem: Problem, params: Params, dem: np.ndarray, cap: np.nd
         ok = (cap[cm] > 0) & (dem[cb] > 0) & ~problem.sealed_in[cm]
         parts_m.append(cm[ok])
         parts_b.append(cb[ok])
+        if hand_over and (params.k_buildings is not None or params.k_members is not None):
+            hm, hb = _hand_over_pairs(problem, params, dem, cap)
+            parts_m.append(hm)
+            parts_b.append(hb)
     # sealed-in members: only their home building, whatever the distance
     si = np.flatnonzero(problem.sealed_in & (cap > 0) & (problem.home >= 0))
     si = si[dem[problem.home[si]] > 0]
     parts_m.append(si)
     parts_b.append(problem.home[si])
     return _make_arcs(problem, params, np.concatenate(parts_m), np.concatenate(parts_b), si)
+
+
+def kept_flow(problem: Problem, params: Params, dem: np.ndarray,
+              cap: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The current pairs a rebalance can keep, as (m, b, flow_int).
+
+    Each current pair keeps its share of the new demand unless its member is out (no capacity)
+    or sealed in elsewhere; a member's kept flows are cut back to its capacity.
+    """
+    cm, cb, cf = current_flow(problem, params, dem)
+    ok = (cap[cm] > 0) & (cf > 0) & (~problem.sealed_in[cm] | (problem.home[cm] == cb))
+    cm, cb, cf = cm[ok], cb[ok], cf[ok]
+    if len(cm):
+        order = np.lexsort((cb, cm))
+        cm, cb, cf = cm[order], cb[order], cf[order]
+        before = np.cumsum(cf) - cf
+        start = np.r_[0, np.flatnonzero(cm[1:] != cm[:-1]) + 1]
+        first = np.repeat(before[start], np.diff(np.r_[start, len(cm)]))
+        cf = np.clip(cap[cm] - (before - first), 0, cf)
+    return cm, cb, cf
+
+
+def _hand_over_pairs(problem: Problem, params: Params, dem: np.ndarray, cap: np.ndarray):
+    """Hand-over pairs of a rebalance: members with capacity to spare under the kept assignment,
+    to every building short under it (its ``params.k_hand_over`` nearest, or all within the
+    limit) and to every building with
+    demand (each to its ``params.k_spare`` nearest spare members within the limit)."""
+    km, kb, kf = kept_flow(problem, params, dem, cap)
+    short = np.flatnonzero(dem - np.bincount(kb, weights=kf, minlength=len(dem)) > 0)
+    spare = np.flatnonzero((cap - np.bincount(km, weights=kf, minlength=len(cap)) > 0)
+                           & ~problem.sealed_in)
+    if params.k_hand_over is None:
+        i, j = _pairs_within(problem.building_xy[short], problem.member_xy[spare],
+                             params.walk_limit_m)
+    else:
+        i, j = _knn(problem.building_xy[short], problem.member_xy[spare], params.k_hand_over,
+                    params.walk_limit_m)
+    ms, bs = [spare[j]], [short[i]]
+    if params.k_spare:
+        bb = np.flatnonzero(dem > 0)
+        i, j = _knn(problem.building_xy[bb], problem.member_xy[spare], params.k_spare,
+                    params.walk_limit_m)
+        ms.append(spare[j])
+        bs.append(bb[i])
+    return np.concatenate(ms), np.concatenate(bs)
+
+
+def augmenting_arcs(problem: Problem, params: Params, dem: np.ndarray, cap: np.ndarray,
+                    flow: tuple[np.ndarray, ...], uncovered: np.ndarray,
+                    k: int = 16, k_spare: int = 64) -> tuple[np.ndarray, np.ndarray] | None:
+    """Search the *full* network (every pair within the limit) for coverage augmenting paths.
+
+    A flow covers as much load as any assignment within the walking limit can if and only if
+    its residual network has no path from a member with spare capacity to a building with
+    uncovered load (max-flow/min-cut). Such a path runs ``m_k → b_k ⇢ m_{k-1} → … → m_0 → b_0``:
+    ``m_i → b_i`` any pair within the limit, ``b_i ⇢ m_{i-1}`` a pair carrying flow (that
+    member hands part of ``b_i`` over and takes ``b_{i-1}``), ``m_k`` spare, ``b_0`` uncovered.
+
+    The search is a breadth-first search backwards from the uncovered buildings, level by level:
+    the members within the limit of the current building frontier (found from the member side
+    with a KD-tree of the frontier, so it costs O(M log B) per level, not one query per pair),
+    then the buildings those members carry. Pairs within the limit are generated lazily, never
+    all at once.
+
+    Returns
+    -------
+    (m, b) or None
+        None when no augmenting path exists (the coverage is provably maximal); otherwise the
+        member → building pairs the search went along (each member to its ``k`` nearest
+        buildings of the frontier it was found from), which contain at least one augmenting
+        path.
+    """
+    pm, pb, pf = flow
+    nm = problem.n_members
+    limit = params.walk_limit_m
+    used = np.bincount(pm, weights=pf, minlength=nm)
+    spare = cap - used > 0
+    elig = (cap > 0) & ~problem.sealed_in
+    sealed_in = np.flatnonzero(problem.sealed_in & (cap > 0) & (problem.home >= 0))
+    seen_m = np.zeros(nm, bool)
+    seen_b = np.zeros(problem.n_buildings, bool)
+    frontier = np.flatnonzero(uncovered > 0)
+    seen_b[frontier] = True
+    out_m, out_b = [], []
+    found = False
+    spare_m = np.flatnonzero(spare & elig)
+    spare_tree = cKDTree(problem.member_xy[spare_m]) if len(spare_m) else None
+    ks = min(k_spare, len(spare_m))
+    while len(frontier):
+        in_frontier = np.zeros(problem.n_buildings, bool)
+        in_frontier[frontier] = True
+        if spare_tree is not None and ks:
+            # the ends of the paths: each frontier building to its nearest spare members
+            d, j = spare_tree.query(problem.building_xy[frontier], k=ks,
+                                    distance_upper_bound=limit * (1 + 1e-9))
+            d, j = d.reshape(len(frontier), ks), j.reshape(len(frontier), ks)
+            ok = d <= limit
+            out_m.append(spare_m[j[ok]])
+            out_b.append(np.broadcast_to(frontier[:, None], ok.shape)[ok])
+        cand = np.flatnonzero(elig & ~seen_m)
+        new_m = np.zeros(0, np.int64)
+        if len(cand):
+            kk = min(k, len(frontier))
+            d, j = cKDTree(problem.building_xy[frontier]).query(
+                problem.member_xy[cand], k=kk, distance_upper_bound=limit * (1 + 1e-9))
+            d, j = d.reshape(len(cand), kk), j.reshape(len(cand), kk)
+            ok = d <= limit
+            new_m = cand[ok.any(axis=1)]
+            out_m.append(np.broadcast_to(cand[:, None], ok.shape)[ok])
+            out_b.append(frontier[j[ok]])
+        # a member sealed in reaches its home building only (that pair is always an arc)
+        si = sealed_in[~seen_m[sealed_in] & in_frontier[problem.home[sealed_in]]]
+        new_m = np.concatenate([new_m, si])
+        if not len(new_m):
+            break
+        seen_m[new_m] = True
+        found = found or bool(spare[new_m].any())
+        carried = pb[seen_m[pm] & ~seen_b[pb] & (pf > 0)]
+        frontier = np.unique(carried)
+        seen_b[frontier] = True
+    if not found:
+        return None
+    m = np.concatenate(out_m) if out_m else np.zeros(0, np.int64)
+    b = np.concatenate(out_b) if out_b else np.zeros(0, np.int64)
+    return m.astype(np.int64), b.astype(np.int64)
 
 
 def _make_arcs(problem: Problem, params: Params, m: np.ndarray, b: np.ndarray,
@@ -190,30 +324,28 @@ def solve(problem: Problem, params: Params | None = None, *, use_current: bool =
     t0 = time.perf_counter()
     dem = demand_int(problem, params)
     cap = capacity_int(problem, params)
-    arcs = candidate_arcs(problem, params, dem, cap)
+    arcs = candidate_arcs(problem, params, dem, cap, hand_over=use_current)
     pruned = params.k_buildings is not None or params.k_members is not None
     sol = _solve_arcs(problem, params, arcs, dem, cap, use_current)
-    for _ in range(params.max_passes):
-        if not pruned or not sol[1].any():
+    # coverage exactness of a pruned solve: while the full network still has an augmenting
+    # path (a spare member → … → an uncovered building), add the pairs it runs along and
+    # solve again; each pass covers strictly more load (the price of the uncovered arc puts
+    # coverage first). When passes run out, solve over every pair within the limit.
+    verify = pruned and params.uncovered_cost is None
+    passes = 0
+    while verify and sol[1].any():
+        extra = augmenting_arcs(problem, params, dem, cap, sol[0], sol[1])
+        if extra is None:
             break
-        # load left uncovered after a pruned solve: give every uncovered building, and every
-        # member with spare capacity, all their pairs within the limit, then solve again
-        # (augmenting chains start at a spare member and end at an uncovered building)
-        used = np.bincount(sol[0][0], weights=sol[0][2], minlength=problem.n_members)
-        spare = np.flatnonzero((cap - used > 0) & ~problem.sealed_in)
-        unc = np.flatnonzero(sol[1] > 0)
-        elig_m = np.flatnonzero((cap > 0) & ~problem.sealed_in)
-        elig_b = np.flatnonzero(dem > 0)
-        i1, j1 = _pairs_within(problem.building_xy[unc], problem.member_xy[elig_m], limit=params.walk_limit_m)
-        i2, j2 = _pairs_within(problem.member_xy[spare], problem.building_xy[elig_b], limit=params.walk_limit_m)
-        before = len(arcs)
-        arcs = _make_arcs(problem, params,
-                          np.concatenate([arcs.m, elig_m[j1], spare[i2]]),
-                          np.concatenate([arcs.b, unc[i1], elig_b[j2]]),
-                          np.flatnonzero(problem.sealed_in))
-        if len(arcs) == before:
+        if passes >= params.max_passes:
+            arcs = candidate_arcs(problem, replace(params, k_buildings=None, k_members=None),
+                                  dem, cap)
+            sol = _solve_arcs(problem, params, arcs, dem, cap, use_current)
             break
+        arcs = _make_arcs(problem, params, np.concatenate([arcs.m, extra[0]]),
+                          np.concatenate([arcs.b, extra[1]]), np.flatnonzero(problem.sealed_in))
         sol = _solve_arcs(problem, params, arcs, dem, cap, use_current)
+        passes += 1
     (pm, pb, pf), unc_int, obj = sol
     return _solution(problem, params, pm, pb, pf, unc_int, obj, len(arcs),
                      time.perf_counter() - t0)

@@ -74,12 +74,23 @@ class Params:
         Arc pruning: each member gets arcs to its ``k_buildings`` nearest buildings within the
         walking limit, and each building to its ``k_members`` nearest members (the union is
         kept, plus all current arcs). ``None`` for both keeps every pair within the limit and
-        makes the solve exact; the defaults keep the reference district sub-second. After a
-        pruned solve that leaves load uncovered, uncovered buildings and members with spare
-        capacity get all their pairs within the limit and the flow is solved again (up to
-        ``max_passes`` times).
+        makes the solve exact; the defaults keep the reference district sub-second.
+        A rebalance also keeps every *hand-over* pair: each building its current members no
+        longer cover fully, with its ``k_hand_over`` nearest members within the limit who have
+        capacity to spare under the current assignment (None: all of them), and each building
+        with its ``k_spare`` nearest such members.
+        Coverage is exact whatever the pruning: after a pruned solve that leaves load uncovered,
+        the full network (every pair within the limit, generated lazily) is searched for an
+        augmenting path (spare member → … → uncovered building); while one exists, the pairs
+        it runs along are added and the flow is solved again (each pass covers strictly more),
+        and after ``max_passes`` such passes the flow is solved over every pair within the
+        limit. The walking distance of a pruned solve may exceed the exact optimum slightly.
+    k_hand_over : int or None
+        Nearest spare members per short building among the hand-over pairs of a rebalance.
+    k_spare : int
+        Nearest spare members per building among the hand-over pairs of a rebalance.
     max_passes : int
-        Extra solves after a pruned solve leaves load uncovered.
+        Re-solves with the pairs of augmenting paths before falling back to every pair.
     scale : int
         Integer resolution of loads in the flow (10 → 0.1 load unit).
     """
@@ -95,6 +106,8 @@ class Params:
     cross_grid_penalty_m: float = 0.0
     k_buildings: int | None = 32
     k_members: int | None = 16
+    k_hand_over: int | None = 128
+    k_spare: int = 16
     scale: int = 10
     max_passes: int = 3
 
@@ -106,6 +119,10 @@ class Params:
         for name in ("household_weight", "vulnerable_weight", "min_load", "cross_grid_penalty_m"):
             if getattr(self, name) < 0:
                 raise AssignmentError(f"{name} must be >= 0", **{name: getattr(self, name)})
+        for name in ("k_buildings", "k_members", "k_hand_over", "k_spare", "max_passes"):
+            v = getattr(self, name)
+            if v is not None and v < 0:
+                raise AssignmentError(f"{name} must be >= 0", **{name: v})
         if self.sealed_multiplier <= 0:
             raise AssignmentError("sealed_multiplier must be > 0")
         missing = [r for r in ROLES if r not in self.capacity]

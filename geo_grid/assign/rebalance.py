@@ -186,9 +186,7 @@ class RebalanceResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable result (records), for the API and ``geo-grid rebalance -o``."""
-        def recs(df: pd.DataFrame) -> list[dict]:
-            return [{k: _plain(v) for k, v in r.items()} for r in df.to_dict("records")]
-
+        recs = records
         cols = ["member_id", "building_code", "load", "distance_m", "share", "units"]
         return {
             "scenario": self.scenario.to_dict(),
@@ -203,6 +201,27 @@ class RebalanceResult:
                                "community": recs(self.after.community)},
             "shortages": recs(self.shortages),
         }
+
+
+def records(df: pd.DataFrame) -> list[dict]:
+    """JSON-ready records of a frame, column by column: numpy scalars become Python numbers,
+    NaN and infinities None; object columns (lists of dicts included) go through
+    :func:`_plain`."""
+    cols = [str(c) for c in df.columns]
+    values = []
+    for c in df.columns:
+        s = df[c]
+        if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biu":
+            values.append(s.to_numpy().tolist())
+        elif isinstance(s.dtype, np.dtype) and s.dtype.kind == "f":
+            a = s.to_numpy()
+            out = a.tolist()
+            for i in np.flatnonzero(~np.isfinite(a)):
+                out[i] = None
+            values.append(out)
+        else:
+            values.append([_plain(v) for v in s.tolist()])
+    return [dict(zip(cols, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def _plain(v):
