@@ -1,0 +1,510 @@
+"""Data preparation shared by the maps: figures per grid and building, compact GeoJSON, tiles.
+
+Everything here returns plain Python/JSON-able structures; names are masked with
+``geo_grid.privacy`` before they leave this module.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from geo_grid.crs import from_metric, wgs84_to_gcj02
+from geo_grid.district import District
+from geo_grid.privacy import mask_name, mask_phone
+
+ROLE_LABELS = {"secretary": "书记", "social_worker": "党员社工", "volunteer": "党员志愿者"}
+KIND_LABELS = {"residential": "住宅", "commercial": "商业", "industrial": "工业", "mixed": "混合"}
+CATEGORY_LABELS = {
+    "slab": "板楼", "point": "点式楼", "shop": "商铺", "factory": "厂房",
+    "dormitory": "宿舍", "office": "办公",
+}
+
+DECIMALS = 6
+GRID_SIMPLIFY_DEG = 1.5e-5  # ≈1.5 m: invisible at street zoom, keeps shared edges shared
+BUILDINGS_MIN_ZOOM = 16
+
+# --------------------------------------------------------------------------- tiles
+
+TILE_PRESETS = {
+    "osm": {
+        "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "attr": "© OpenStreetMap contributors",
+        "max_zoom": 19,
+        "shift": None,
+    },
+    "gaode": {
+        "url": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
+        "attr": "© 高德地图 AutoNavi",
+        "max_zoom": 18,
+        "subdomains": "1234",
+        "shift": "gcj02",
+    },
+    "tianditu": {
+        "url": "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+        "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"
+        "&TILECOL={x}&tk={key}",
+        "label_url": "https://t{s}.tianditu.gov.cn/cva_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+        "&VERSION=1.0.0&LAYER=cva&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}"
+        "&TILEROW={y}&TILECOL={x}&tk={key}",
+        "attr": "© 天地图 Tianditu",
+        "max_zoom": 18,
+        "subdomains": "01234567",
+        "shift": None,
+    },
+}
+
+
+def tile_settings(tiles, tiles_key: str | None = None, tiles_attr: str | None = None) -> dict | None:
+    """Resolve the ``tiles`` setting to ``{url, attr, max_zoom, subdomains, shift}`` or None.
+
+    ``tiles`` is ``"none"``/None (no base map: polygons on a plain background), ``"osm"``,
+    ``"gaode"`` (overlays are shifted to GCJ-02), ``"tianditu"`` (needs ``tiles_key``), or a
+    custom URL template (``{z}/{x}/{y}``) which needs ``tiles_attr``. Attributions are shown as
+    text (escaped), never as HTML.
+    """
+    if tiles is None or str(tiles).lower() == "none":
+        return None
+    name = str(tiles).lower()
+    if name in TILE_PRESETS:
+        out = dict(TILE_PRESETS[name])
+        if name == "tianditu":
+            if not tiles_key:
+                raise ValueError("tiles='tianditu' needs a key (tiles_key)")
+            out["url"] = out["url"].replace("{key}", tiles_key)
+            out["label_url"] = out["label_url"].replace("{key}", tiles_key)
+    else:
+        if not ("{x}" in tiles and "{y}" in tiles and "{z}" in tiles):
+            raise ValueError(
+                f"unknown tiles {tiles!r}: use none, osm, gaode, tianditu or a URL template "
+                "with {z}, {x} and {y}"
+            )
+        if not tiles_attr:
+            raise ValueError("a custom tile URL needs an attribution (tiles_attr)")
+        out = {"url": tiles, "attr": tiles_attr, "max_zoom": 19, "shift": None}
+    if tiles_attr:
+        out["attr"] = tiles_attr
+    out["attr"] = html.escape(out["attr"])  # Leaflet shows attributions as HTML
+    return out
+
+
+# --------------------------------------------------------------------------- coordinates
+
+
+class Projector:
+    """Lon/lat (EPSG:4490) → the display datum (unchanged, or GCJ-02 for Gaode tiles)."""
+
+    def __init__(self, shift: str | None = None):
+        self.shift = shift
+
+    def lonlat(self, lon, lat):
+        lon = np.asarray(lon, dtype=float)
+        lat = np.asarray(lat, dtype=float)
+        if self.shift == "gcj02":
+            return wgs84_to_gcj02(lon, lat)
+        return lon, lat
+
+    def ring(self, coords) -> list:
+        a = np.asarray(coords, dtype=float)[:, :2]
+        x, y = self.lonlat(a[:, 0], a[:, 1])
+        return np.round(np.column_stack([x, y]), DECIMALS).tolist()
+
+    def geometry(self, geom) -> dict | None:
+        """GeoJSON geometry dict rounded to 6 decimals (≈0.1 m)."""
+        if geom is None or geom.is_empty:
+            return None
+        t = geom.geom_type
+        if t == "Polygon":
+            return {"type": "Polygon", "coordinates": self._poly(geom)}
+        if t == "MultiPolygon":
+            return {"type": "MultiPolygon", "coordinates": [self._poly(g) for g in geom.geoms]}
+        if t == "LineString":
+            return {"type": "LineString", "coordinates": self.ring(geom.coords)}
+        if t == "MultiLineString":
+            return {"type": "MultiLineString", "coordinates": [self.ring(g.coords) for g in geom.geoms]}
+        if t == "Point":
+            return {"type": "Point", "coordinates": self.ring([geom.coords[0]])[0]}
+        if t == "GeometryCollection":
+            polys = [g for g in geom.geoms if g.geom_type in ("Polygon", "MultiPolygon")]
+            return self.geometry(shapely.union_all(polys)) if polys else None
+        raise ValueError(f"unsupported geometry {t}")
+
+    def _poly(self, p) -> list:
+        return [self.ring(p.exterior.coords)] + [self.ring(r.coords) for r in p.interiors]
+
+    def latlon_rows(self, lon, lat) -> np.ndarray:
+        """``[[lat, lon], ...]`` rounded, for Leaflet point data."""
+        x, y = self.lonlat(lon, lat)
+        return np.round(np.column_stack([y, x]), DECIMALS)
+
+
+def feature_collection(geoms, props: list[dict], proj: Projector) -> dict:
+    feats = []
+    for g, p in zip(geoms, props, strict=True):
+        geo = proj.geometry(g)
+        if geo is None:
+            continue
+        feats.append({"type": "Feature", "geometry": geo, "properties": p})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def simplify_coverage(geoms, tolerance: float = GRID_SIMPLIFY_DEG):
+    """``shapely.coverage_simplify`` (shared edges stay shared), falling back to the input."""
+    arr = np.asarray(list(geoms), dtype=object)
+    if tolerance <= 0 or len(arr) == 0:
+        return arr
+    try:
+        out = shapely.coverage_simplify(arr, tolerance)
+    except Exception:  # noqa: BLE001 - an invalid coverage: draw it as it is
+        return arr
+    bad = shapely.is_empty(out) | ~shapely.is_valid(out)
+    out[bad] = arr[bad]
+    return out
+
+
+def bounds_latlon(gdf, proj: Projector) -> list:
+    minx, miny, maxx, maxy = gdf.total_bounds
+    (x0, x1), (y0, y1) = proj.lonlat([minx, maxx], [miny, maxy])
+    return [[round(float(y0), DECIMALS), round(float(x0), DECIMALS)],
+            [round(float(y1), DECIMALS), round(float(x1), DECIMALS)]]
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _num(v, nd: int = 1):
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if math.isnan(f):
+        return None
+    if math.isinf(f):
+        return "∞"
+    if f == int(f) and nd >= 0 and abs(f) < 1e15:
+        return int(f)
+    return round(f, nd)
+
+
+def active_mask(members: pd.DataFrame, unavailable: Iterable | None = None) -> pd.Series:
+    if members.empty:
+        return pd.Series([], dtype=bool)
+    act = (
+        members["available"].fillna(False).astype(bool)
+        if "available" in members.columns
+        else pd.Series(True, index=members.index)
+    )
+    if unavailable is not None:
+        act &= ~members["id"].isin(list(unavailable))
+    return act
+
+
+def building_households(district: District) -> pd.Series:
+    """Households per building code: counted from ``households`` when present, else the layer."""
+    b = district.buildings
+    hh = district.households
+    if hh is not None and not hh.empty and "building_code" in hh.columns:
+        counts = hh.groupby("building_code").size()
+        return counts.reindex(b["code"]).fillna(0).astype(int).set_axis(b["code"].to_numpy())
+    col = b["households"] if "households" in b.columns else pd.Series(0, index=b.index)
+    return pd.Series(col.fillna(0).astype(int).to_numpy(), index=b["code"].to_numpy())
+
+
+def building_residents(district: District) -> pd.Series | None:
+    hh = district.households
+    if hh is None or hh.empty or "size" not in hh.columns:
+        return None
+    return hh.groupby("building_code")["size"].sum()
+
+
+def coverers(assignment: pd.DataFrame, members: pd.DataFrame, active: pd.Series) -> pd.DataFrame:
+    """Assignment rows joined to members, active ones only: member_id, building_code, name, role…"""
+    if assignment is None or assignment.empty or members.empty:
+        return pd.DataFrame(columns=["member_id", "building_code", "name", "role", "phone", "grid_code"])
+    act = members.loc[active.to_numpy(), ["id", "name", "role", "phone", "grid_code"]]
+    a = assignment[["member_id", "building_code"]].merge(
+        act.rename(columns={"id": "member_id"}), on="member_id", how="inner"
+    )
+    return a
+
+
+def person_label(name, role, phone=None) -> str:
+    """``党员社工 张*明 138****1234`` — masked, plain text."""
+    parts = [ROLE_LABELS.get(role, str(role) if role is not None else ""), mask_name(name) or ""]
+    ph = mask_phone(phone) if phone is not None and not (isinstance(phone, float) and math.isnan(phone)) else None
+    if ph:
+        parts.append(ph)
+    return " ".join(p for p in parts if p)
+
+
+def building_status(
+    district: District,
+    assignment: pd.DataFrame | None = None,
+    unavailable: Iterable | None = None,
+    uncovered: Iterable | None = None,
+) -> pd.DataFrame:
+    """Per building: households, active coverer count, coverer labels and a status.
+
+    status: ``covered`` (≥2 active members), ``single`` (exactly one), ``uncovered`` (none, with
+    households), ``empty`` (no households and nobody assigned). An explicit ``uncovered`` list
+    (building codes) overrides the computed status for those buildings.
+    """
+    b = district.buildings
+    codes = b["code"].to_numpy()
+    members = district.members if district.members is not None else pd.DataFrame()
+    asg = district.assignment if assignment is None else assignment
+    act = active_mask(members, unavailable)
+    cov = coverers(asg, members, act)
+    hh = building_households(district).reindex(codes).fillna(0).astype(int)
+    n = cov.groupby("building_code").size().reindex(codes).fillna(0).astype(int)
+    labels: dict[str, list[str]] = {}
+    if not cov.empty:
+        order = {"secretary": 0, "social_worker": 1, "volunteer": 2}
+        cov = cov.assign(_o=cov["role"].map(order).fillna(3)).sort_values(["building_code", "_o"])
+        for code, name, role in zip(cov["building_code"], cov["name"], cov["role"], strict=True):
+            labels.setdefault(code, []).append(person_label(name, role))
+    status = np.where(n.to_numpy() >= 2, "covered", np.where(n.to_numpy() == 1, "single", "uncovered"))
+    status = np.where((n.to_numpy() == 0) & (hh.to_numpy() == 0), "empty", status)
+    out = pd.DataFrame({"code": codes, "households": hh.to_numpy(), "n_cover": n.to_numpy(), "status": status})
+    if uncovered is not None:
+        unc = set(map(str, uncovered))
+        out.loc[out["code"].astype(str).isin(unc), "status"] = "uncovered"
+    out["coverers"] = [labels.get(c, []) for c in codes]
+    return out
+
+
+def grid_figures(
+    district: District,
+    bstat: pd.DataFrame,
+    unavailable: Iterable | None = None,
+    coverage: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Per grid: households, residents, buildings, members (all/active/by role), load, uncovered.
+
+    ``load`` = households / active members of the grid (inf with no active member).
+    ``coverage`` (optional, indexed by grid code or with a ``grid_code``/``code`` column) adds or
+    overrides columns, e.g. ``resilience`` or ``longest_walk_m`` from the coverage metrics.
+    """
+    g = district.grids
+    b = district.buildings
+    codes = g["code"].to_numpy()
+    bs = bstat.set_index("code")
+    grid_of = pd.Series(b["grid_code"].to_numpy(), index=b["code"].to_numpy())
+    bs = bs.assign(grid_code=grid_of.reindex(bs.index).to_numpy())
+    hh = bs.groupby("grid_code")["households"].sum().reindex(codes).fillna(0).astype(int)
+    nb = bs.groupby("grid_code").size().reindex(codes).fillna(0).astype(int)
+    unc = (bs["status"] == "uncovered").groupby(bs["grid_code"]).sum().reindex(codes).fillna(0).astype(int)
+    covered_hh = (
+        bs["households"].where(bs["status"] != "uncovered", 0).groupby(bs["grid_code"]).sum()
+        .reindex(codes).fillna(0)
+    )
+    res = building_residents(district)
+    if res is not None:
+        residents = res.rename_axis("building_code").reset_index()
+        residents["grid_code"] = grid_of.reindex(residents["building_code"]).to_numpy()
+        residents = residents.groupby("grid_code")["size"].sum().reindex(codes).fillna(0).astype(int)
+    else:
+        residents = pd.Series(np.nan, index=codes)
+    members = district.members if district.members is not None else pd.DataFrame()
+    resil = grid_resilience(district, hh, unavailable)
+    out = pd.DataFrame(index=pd.Index(codes, name="code"))
+    out["households"] = hh
+    out["residents"] = residents
+    out["buildings"] = nb
+    out["uncovered"] = unc
+    out["coverage_pct"] = np.where(hh > 0, 100.0 * covered_hh / hh.where(hh > 0, 1), 100.0)
+    out["resilience"] = resil
+    if not members.empty:
+        act = active_mask(members, unavailable)
+        m = members.assign(_act=act.to_numpy())
+        out["members"] = m.groupby("grid_code").size().reindex(codes).fillna(0).astype(int)
+        out["active"] = m[m["_act"]].groupby("grid_code").size().reindex(codes).fillna(0).astype(int)
+        for role in ROLE_LABELS:
+            out[role] = (
+                m[m["_act"] & (m["role"] == role)].groupby("grid_code").size()
+                .reindex(codes).fillna(0).astype(int)
+            )
+    else:
+        out["members"] = 0
+        out["active"] = 0
+        for role in ROLE_LABELS:
+            out[role] = 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["load"] = np.where(out["active"] > 0, out["households"] / out["active"].where(out["active"] > 0, 1), np.inf)
+    if coverage is not None and len(coverage):
+        cov = coverage
+        for key in ("grid_code", "code"):
+            if key in cov.columns:
+                cov = cov.set_index(key)
+                break
+        cov = cov.reindex(codes)
+        for col in cov.columns:
+            if col in ("geometry", "name", "community_code"):
+                continue
+            out[col] = cov[col].to_numpy()
+    return out
+
+
+def grid_resilience(district: District, households: pd.Series, unavailable=None) -> pd.Series:
+    """Member losses a grid can take, worst case, before its households exceed its capacity.
+
+    Active members are removed in order of decreasing capacity; the resilience is the largest k
+    such that the remaining members' capacity (household-load units, ``capacity`` column) still
+    covers the grid's households. Without a ``capacity`` column: the smallest number of active
+    coverers of one of its occupied buildings, minus one. 0 = fragile: one loss bites.
+    """
+    codes = households.index
+    members = district.members
+    if members is None or members.empty:
+        return pd.Series(0, index=codes, dtype=float)
+    act = active_mask(members, unavailable).to_numpy()
+    m = members[act]
+    if "capacity" in m.columns:
+        out = {}
+        caps = m.assign(_c=pd.to_numeric(m["capacity"], errors="coerce").fillna(0))
+        for gc, grp in caps.groupby("grid_code"):
+            c = np.sort(grp["_c"].to_numpy())[::-1]
+            total = c.sum()
+            need = float(households.get(gc, 0))
+            removed = np.concatenate([[0.0], np.cumsum(c)])
+            ok = (total - removed) >= need
+            out[gc] = int(ok.sum() - 1) if ok[0] else 0
+        return pd.Series(out, dtype=float).reindex(codes).fillna(0)
+    asg = district.assignment
+    cov = coverers(asg, members, active_mask(members, unavailable))
+    b = district.buildings
+    n = cov.groupby("building_code").size().reindex(b["code"]).fillna(0)
+    occ = households_by_building = building_households(district).reindex(b["code"]).fillna(0)
+    frame = pd.DataFrame({"grid": b["grid_code"].to_numpy(), "n": n.to_numpy(), "hh": occ.to_numpy()})
+    frame = frame[frame["hh"] > 0]
+    del households_by_building
+    return (frame.groupby("grid")["n"].min() - 1).clip(lower=0).reindex(codes).fillna(0)
+
+
+def grid_teams(district: District, unavailable: Iterable | None = None) -> dict[str, list[str]]:
+    """Grid code → the team as masked plain-text lines (secretary first), unavailable marked."""
+    members = district.members
+    if members is None or members.empty:
+        return {}
+    act = active_mask(members, unavailable)
+    order = {"secretary": 0, "social_worker": 1, "volunteer": 2}
+    m = members.assign(_act=act.to_numpy(), _o=members["role"].map(order).fillna(3))
+    m = m.sort_values(["grid_code", "_o", "id"])
+    teams: dict[str, list[str]] = {}
+    phones = m["phone"] if "phone" in m.columns else pd.Series(None, index=m.index)
+    for gc, name, role, phone, a in zip(m["grid_code"], m["name"], m["role"], phones, m["_act"], strict=True):
+        label = person_label(name, role, phone)
+        if not a:
+            label += "（不可用）"
+        teams.setdefault(gc, []).append(label)
+    return teams
+
+
+def member_points(district: District) -> tuple[np.ndarray, np.ndarray]:
+    """Home lon/lat of every member: from x/y (EPSG:4549) or the home building's centroid."""
+    m = district.members
+    n = len(m)
+    lon = np.full(n, np.nan)
+    lat = np.full(n, np.nan)
+    if n == 0:
+        return lon, lat
+    if "x" in m.columns and "y" in m.columns:
+        x = pd.to_numeric(m["x"], errors="coerce").to_numpy()
+        y = pd.to_numeric(m["y"], errors="coerce").to_numpy()
+        ok = np.isfinite(x) & np.isfinite(y)
+        if ok.any():
+            lo, la = from_metric(x[ok], y[ok])
+            lon[ok], lat[ok] = lo, la
+    miss = ~np.isfinite(lon)
+    if miss.any() and "home_building" in m.columns:
+        cen = building_centroids(district)
+        hb = m["home_building"].to_numpy()[miss]
+        c = cen.reindex(hb)
+        lon[miss] = c["lon"].to_numpy()
+        lat[miss] = c["lat"].to_numpy()
+    return lon, lat
+
+
+def building_centroids(district: District) -> pd.DataFrame:
+    b = district.buildings
+    pts = shapely.point_on_surface(b.geometry.to_numpy())
+    return pd.DataFrame(
+        {"lon": shapely.get_x(pts), "lat": shapely.get_y(pts)}, index=b["code"].to_numpy()
+    )
+
+
+def load_bins(bins: Iterable[float] | None = None) -> list[float]:
+    return list(bins) if bins is not None else [20, 30, 40, 50, 60]
+
+
+LOAD_COLORS = ["#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027"]
+NO_TEAM_COLOR = "#7b3294"
+COVERAGE_BINS = [(100.0, "#1a9850", "全部覆盖"), (95.0, "#a6d96a", "≥95%"),
+                 (80.0, "#fdae61", "80–95%"), (0.0, "#d73027", "<80%")]
+STATUS_COLORS = {
+    "covered": "#1a9850", "single": "#fdae61", "uncovered": "#d7191c", "empty": "#bdbdbd",
+    "sealed": "#542788",
+}
+STATUS_LABELS = {
+    "covered": "已覆盖（≥2人）", "single": "仅1人覆盖", "uncovered": "未覆盖", "empty": "无住户",
+    "sealed": "封控楼栋",
+}
+
+
+def load_color(load: float, bins: list[float]) -> str:
+    if not np.isfinite(load):
+        return NO_TEAM_COLOR
+    i = int(np.searchsorted(np.asarray(bins, dtype=float), load, side="right"))
+    return LOAD_COLORS[min(i, len(LOAD_COLORS) - 1)]
+
+
+def load_legend(bins: list[float]) -> list[dict]:
+    items = []
+    edges = [None, *bins, None]
+    for i in range(len(bins) + 1):
+        lo, hi = edges[i], edges[i + 1]
+        if lo is None:
+            label = f"< {_num(hi)}"
+        elif hi is None:
+            label = f"≥ {_num(lo)}"
+        else:
+            label = f"{_num(lo)}–{_num(hi)}"
+        items.append({"color": LOAD_COLORS[min(i, len(LOAD_COLORS) - 1)], "label": label})
+    items.append({"color": NO_TEAM_COLOR, "label": "无在岗成员"})
+    return items
+
+
+def coverage_color(pct: float) -> str:
+    for lo, color, _ in COVERAGE_BINS:
+        if pct >= lo - 1e-9:
+            return color
+    return COVERAGE_BINS[-1][1]
+
+
+def codes_from(obj) -> set[str]:
+    """A set of codes from None, an iterable of codes, a Series/DataFrame (code column or index)."""
+    if obj is None:
+        return set()
+    if isinstance(obj, pd.DataFrame):
+        for key in ("code", "grid_code", "building_code"):
+            if key in obj.columns:
+                return set(obj[key].astype(str))
+        return set(obj.index.astype(str))
+    if isinstance(obj, pd.Series):
+        if obj.dtype == bool:
+            return set(obj[obj].index.astype(str))
+        return set(obj.astype(str))
+    if isinstance(obj, Mapping):
+        return {str(k) for k, v in obj.items() if v}
+    return {str(x) for x in obj}
+
+
+def num(v, nd: int = 1):
+    return _num(v, nd)
