@@ -16,6 +16,7 @@ import shapely
 
 from geo_grid.crs import from_metric, wgs84_to_gcj02
 from geo_grid.district import District
+from geo_grid.errors import InvalidInput
 from geo_grid.privacy import mask_name, mask_phone
 
 ROLE_LABELS = {"secretary": "书记", "social_worker": "党员社工", "volunteer": "党员志愿者"}
@@ -75,17 +76,17 @@ def tile_settings(tiles, tiles_key: str | None = None, tiles_attr: str | None = 
         out = dict(TILE_PRESETS[name])
         if name == "tianditu":
             if not tiles_key:
-                raise ValueError("tiles='tianditu' needs a key (tiles_key)")
+                raise InvalidInput("tiles='tianditu' needs a key (tiles_key)")
             out["url"] = out["url"].replace("{key}", tiles_key)
             out["label_url"] = out["label_url"].replace("{key}", tiles_key)
     else:
         if not ("{x}" in tiles and "{y}" in tiles and "{z}" in tiles):
-            raise ValueError(
+            raise InvalidInput(
                 f"unknown tiles {tiles!r}: use none, osm, gaode, tianditu or a URL template "
                 "with {z}, {x} and {y}"
             )
         if not tiles_attr:
-            raise ValueError("a custom tile URL needs an attribution (tiles_attr)")
+            raise InvalidInput("a custom tile URL needs an attribution (tiles_attr)")
         out = {"url": tiles, "attr": tiles_attr, "max_zoom": 19, "shift": None}
     if tiles_attr:
         out["attr"] = tiles_attr

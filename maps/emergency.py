@@ -1,0 +1,473 @@
+"""Emergency maps for a rebalancing scenario, and the before/after compare page.
+
+Input is plain data (no dependency on the assignment classes); :func:`scenario_view` accepts any of
+
+- a plain dict: ``name``, ``moves`` (rows or DataFrame with ``building_code, from_member,
+  to_member, reason`` and optionally ``member_id, grid_code, load``), ``uncovered`` (building
+  codes after the rebalance), ``uncovered_before``, ``sealed`` / ``sealed_buildings`` (codes),
+  ``sealed_area`` (GeoJSON geometry/Feature/FeatureCollection or shapely, EPSG:4490 unless
+  ``sealed_area_crs``), ``unavailable`` (member ids), ``shortages`` (rows with ``grid_code``) or
+  ``shortage_grids`` (codes), ``summary`` (dict; ``before`` sub-dict for the figures before),
+  ``assignment`` (the new assignment rows: ``member_id, building_code``);
+- ``RebalanceResult.to_dict()`` (the same keys, with the scenario under ``scenario``);
+- a stored scenario ``{"id", "name", "spec", "result": {...}}`` as the API keeps it;
+- a ``RebalanceResult`` object (anything with ``to_dict()``).
+
+When ``uncovered`` is not given it is computed: buildings with households and no available
+member in the new assignment (after) or in the current one with the scenario's outages (before).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import folium
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Figure
+
+from geo_grid.crs import to_cgcs2000
+from geo_grid.district import District
+from maps import _data as D
+from maps._base import base_map
+from maps.assets import make_offline, render_html
+from maps.coverage import BUILDING_POPUP, GRID_POPUP, add_boundaries, building_features, grid_features
+from maps.elements import GeoLayer, Legend, Panel, SearchBox, SyncMaps
+
+REASON_LABELS = {
+    "member unavailable": "原包保人员不可用",
+    "member sealed in": "原包保人员被封控",
+    "building sealed": "楼栋封控",
+    "rebalanced": "负担调整",
+    "unavailable": "原包保人员不可用",
+    "member_unavailable": "原包保人员不可用",
+    "sealed": "楼栋封控",
+    "surge": "需求增加",
+    "rebalance": "负担调整",
+    "overload": "超负荷调整",
+    "new": "新增包保",
+    "dropped": "撤出包保",
+}
+SUMMARY_LABELS = {
+    "moves": "调整次数",
+    "moved_load": "调整负担（户）",
+    "uncovered_buildings": "未覆盖楼栋",
+    "uncovered_households": "未覆盖户数",
+    "uncovered_load": "未覆盖负担",
+    "overloaded_members": "超负荷人员",
+    "max_walk_m": "最远步行（米）",
+    "solve_seconds": "求解用时（秒）",
+    "unavailable": "不可用人员",
+    "sealed": "封控楼栋",
+    "shortage_grids": "缺员网格",
+}
+SHORTAGE_POPUP = {
+    "heading": "缺员网格",
+    "title": "name",
+    "fields": [["code", "网格编码"], ["uncovered_buildings", "未覆盖楼栋"],
+               ["uncovered_households", "未覆盖户数"], ["closable", "可由附近人员补足"]],
+}
+MOVE_POPUP = {
+    "heading": "包保调整",
+    "title": "address",
+    "fields": [["building", "楼栋编码"], ["from", "原包保"], ["to", "新包保"], ["load", "负担", " 户"],
+               ["reason", "原因"]],
+}
+
+UNCOVERED_STYLE = {"color": "#d7191c", "weight": 3, "opacity": 1, "fillColor": "#d7191c", "fillOpacity": 0.9}
+SEALED_STYLE = {"color": "#542788", "weight": 2, "opacity": 1, "fillColor": "#542788", "fillOpacity": 0.6}
+SEALED_AREA_STYLE = {"color": "#542788", "weight": 2.5, "dashArray": "8 5", "fillColor": "#542788", "fillOpacity": 0.08}
+SHORTAGE_STYLE = {"color": "#d7191c", "weight": 3.5, "opacity": 1, "fillColor": "#d7191c", "fillOpacity": 0.15}
+MOVE_STYLE = {"color": "#2166ac", "weight": 2, "opacity": 0.85}
+GRID_PLAIN_STYLE = {"color": "#666666", "weight": 1, "opacity": 0.8, "fillColor": "#f7f7f7", "fillOpacity": 0.35}
+
+
+@dataclass
+class ScenarioView:
+    """A scenario result reduced to what the maps draw."""
+
+    id: str | None = None
+    name: str = ""
+    moves: pd.DataFrame = field(default_factory=pd.DataFrame)
+    uncovered: list[str] | None = None
+    uncovered_before: list[str] | None = None
+    sealed: list[str] = field(default_factory=list)
+    sealed_area: Any = None  # shapely geometry in EPSG:4490
+    unavailable: list[str] = field(default_factory=list)
+    shortage: pd.DataFrame = field(default_factory=pd.DataFrame)
+    summary: dict = field(default_factory=dict)
+    assignment: pd.DataFrame | None = None
+    coverage_after: pd.DataFrame | None = None
+    coverage_before: pd.DataFrame | None = None
+
+
+def _get(d: Mapping, *keys, default=None):
+    for k in keys:
+        if k in d and d[k] is not None:
+            return d[k]
+    return default
+
+
+def _frame(v) -> pd.DataFrame:
+    if v is None:
+        return pd.DataFrame()
+    if isinstance(v, pd.DataFrame):
+        return v.copy()
+    return pd.DataFrame(list(v))
+
+
+def _area(v, crs: str | None = None):
+    if v is None:
+        return None
+    if isinstance(v, shapely.Geometry):
+        geom = v
+    elif hasattr(v, "geometry") and hasattr(v, "crs"):  # GeoDataFrame / GeoSeries
+        gs = v.geometry if hasattr(v, "columns") else v
+        if gs.crs is not None:
+            gs = gs.to_crs(4490)
+        geom = shapely.union_all(gs.to_numpy())
+        crs = None
+    elif isinstance(v, Mapping):
+        if v.get("type") == "Feature":
+            geom = shapely.geometry.shape(v["geometry"])
+        elif v.get("type") == "FeatureCollection":
+            geom = shapely.union_all([shapely.geometry.shape(f["geometry"]) for f in v.get("features", [])])
+        else:
+            geom = shapely.geometry.shape(v)
+    else:
+        geom = shapely.union_all([g if isinstance(g, shapely.Geometry) else shapely.geometry.shape(g) for g in v])
+    if crs and str(crs).lower() not in ("cgcs2000", "epsg:4490", "4490", "wgs84", "epsg:4326", "4326"):
+        geom = shapely.transform(geom, lambda xy: np.column_stack(to_cgcs2000(xy[:, 0], xy[:, 1], crs, validate=False)))
+    return geom if not geom.is_empty else None
+
+
+def scenario_view(obj, sid: str | None = None) -> ScenarioView:
+    """Normalise a scenario result given in any of the forms of the module docstring."""
+    if isinstance(obj, ScenarioView):
+        return obj
+    if not isinstance(obj, Mapping) and hasattr(obj, "to_dict"):
+        extra = uncovered_lists(obj)
+        obj = dict(obj.to_dict(), **extra)
+    if not isinstance(obj, Mapping):
+        raise TypeError(f"cannot read a scenario from {type(obj).__name__}")
+    top = obj
+    res = obj["result"] if isinstance(obj.get("result"), Mapping) else obj
+    spec = _get(top, "spec") or _get(res, "scenario") or {}
+    if not isinstance(spec, Mapping):
+        spec = spec.to_dict() if hasattr(spec, "to_dict") else {}
+    name = _get(top, "name") or _get(res, "name") or _get(spec, "name") or ""
+    summary = dict(_get(res, "summary", default={}) or {})
+    shortage = _frame(_get(res, "shortages"))
+    if shortage.empty and _get(res, "shortage_grids") is not None:
+        shortage = pd.DataFrame({"grid_code": [str(c) for c in D.codes_from(res["shortage_grids"])]})
+    asg = _get(res, "assignment", "assignment_after")
+    cov_after = _get(res, "coverage_after")
+    cov_before = _get(res, "coverage_before")
+    return ScenarioView(
+        id=str(_get(top, "id", default=sid)) if _get(top, "id", default=sid) is not None else None,
+        name=str(name),
+        moves=_frame(_get(res, "moves")),
+        uncovered=([str(c) for c in _get(res, "uncovered", "uncovered_after")]
+                   if _get(res, "uncovered", "uncovered_after") is not None else None),
+        uncovered_before=([str(c) for c in res["uncovered_before"]]
+                          if _get(res, "uncovered_before") is not None else None),
+        sealed=[str(c) for c in (_get(res, "sealed", "sealed_buildings") or _get(spec, "sealed_buildings") or [])],
+        sealed_area=_area(_get(res, "sealed_area") or _get(spec, "sealed_area"),
+                          _get(res, "sealed_area_crs") or _get(spec, "sealed_area_crs")),
+        unavailable=[str(c) for c in (_get(res, "unavailable") or _get(spec, "unavailable_members") or [])],
+        shortage=shortage,
+        summary=summary,
+        assignment=_frame(asg) if asg is not None else None,
+        coverage_after=_frame(cov_after.get("grid")) if isinstance(cov_after, Mapping) else None,
+        coverage_before=_frame(cov_before.get("grid")) if isinstance(cov_before, Mapping) else None,
+    )
+
+
+def uncovered_lists(result) -> dict:
+    """``uncovered_before``/``uncovered_after`` building codes from a result's coverage tables
+    (objects with ``before.building``/``after.building`` frames having ``building_code`` and
+    ``uncovered``, as ``geo_grid.assign.RebalanceResult``); {} when there are none."""
+    out = {}
+    for key, attr in (("uncovered_before", "before"), ("uncovered_after", "after")):
+        cov = getattr(result, attr, None)
+        b = getattr(cov, "building", None)
+        if isinstance(b, pd.DataFrame) and {"building_code", "uncovered"} <= set(b.columns):
+            out[key] = b.loc[b["uncovered"].astype(bool), "building_code"].astype(str).tolist()
+    return out
+
+
+def _bstat(district: District, sv: ScenarioView, phase: str) -> pd.DataFrame:
+    if phase == "after":
+        asg = sv.assignment if sv.assignment is not None and not sv.assignment.empty else None
+        if asg is None:
+            asg = _apply_moves(district.assignment, sv.moves)
+        return D.building_status(district, asg, sv.unavailable, sv.uncovered)
+    return D.building_status(district, None, sv.unavailable, sv.uncovered_before)
+
+
+def _apply_moves(assignment: pd.DataFrame, moves: pd.DataFrame) -> pd.DataFrame:
+    """The current assignment with each move's building handed from ``from_member`` to ``to_member``."""
+    if moves is None or moves.empty or assignment is None or assignment.empty:
+        return assignment
+    a = assignment[["member_id", "building_code"]].copy()
+    drop = set()
+    add = []
+    for b, f, t in zip(moves["building_code"], moves.get("from_member", [None] * len(moves)),
+                       moves.get("to_member", [None] * len(moves)), strict=True):
+        if isinstance(f, str):
+            drop.add((f, b))
+        if isinstance(t, str):
+            add.append({"member_id": t, "building_code": b})
+    keep = [(m, b) not in drop for m, b in zip(a["member_id"], a["building_code"], strict=True)]
+    return pd.concat([a[keep], pd.DataFrame(add, columns=["member_id", "building_code"])], ignore_index=True)
+
+
+def _summary_panel(sv: ScenarioView, n_uncovered: int, n_shortage: int) -> tuple[dict, dict]:
+    props = {"name": sv.name or "应急调整方案", "id": sv.id}
+    fields = [["id", "方案编号"]]
+    summ = dict(sv.summary)
+    before = summ.pop("before", None) if isinstance(summ.get("before"), Mapping) else None
+    summ.setdefault("uncovered_buildings", n_uncovered)
+    summ.setdefault("unavailable", len(sv.unavailable))
+    summ.setdefault("sealed", len(sv.sealed))
+    summ.setdefault("shortage_grids", n_shortage)
+    if "moves" not in summ:
+        summ["moves"] = len(sv.moves)
+    for k, v in summ.items():
+        if isinstance(v, Mapping | list) or k in ("n_arcs",):
+            continue
+        val = D.num(v, 2)
+        if before and k in before and not isinstance(before[k], Mapping | list):
+            val = f"{D.num(before[k], 2)} → {val}"
+        key = "s_" + str(k)
+        props[key] = val
+        fields.append([key, SUMMARY_LABELS.get(k, str(k))])
+    return props, {"heading": "应急调整方案", "title": "name", "fields": fields}
+
+
+def _grid_props_frame(sv: ScenarioView, phase: str) -> pd.DataFrame | None:
+    cov = sv.coverage_after if phase == "after" else sv.coverage_before
+    if cov is None or cov.empty or "grid_code" not in cov.columns:
+        return None
+    keep = [c for c in cov.columns if c in ("grid_code", "uncovered_buildings", "uncovered_households",
+                                             "longest_walk_m")]
+    return cov[keep]
+
+
+def scenario_map(
+    district: District,
+    scenario,
+    *,
+    phase: str = "after",
+    tiles="none",
+    tiles_key: str | None = None,
+    tiles_attr: str | None = None,
+    asset_mode: str = "inline",
+    static_prefix: str = "/static",
+    map_box: dict | None = None,
+    title: str | None = None,
+    panel: bool = True,
+    finish: bool = True,
+) -> folium.Map:
+    """One map of a scenario: ``phase="after"`` (the rebalanced coverage, moves drawn) or
+    ``"before"`` (the current assignment with the scenario's outages)."""
+    if phase not in ("before", "after"):
+        raise ValueError("phase must be 'before' or 'after'")
+    sv = scenario_view(scenario)
+    street_name = str(district.street["name"].iloc[0]) if len(district.street) else "街道"
+    m, proj = base_map(
+        district, tiles=tiles, tiles_key=tiles_key, tiles_attr=tiles_attr, asset_mode=asset_mode,
+        static_prefix=static_prefix, page_title=f"{street_name} 应急调整：{sv.name}",
+        map_box=map_box, title=title,
+    )
+    bstat = _bstat(district, sv, phase)
+    figs = D.grid_figures(district, bstat, sv.unavailable, coverage=_grid_props_frame(sv, phase))
+    teams = D.grid_teams(district, sv.unavailable)
+    GeoLayer(
+        grid_features(district, figs, teams, proj, color_by="load"),
+        {"className": "gg-grid", "style": GRID_PLAIN_STYLE, "popup": GRID_POPUP, "tooltip": "tip",
+         "search": {"kind": "网格", "label": "name", "alt": "code", "sub": "code", "maxZoom": 16}},
+        name="网格",
+    ).add_to(m)
+    add_boundaries(m, district, proj)
+
+    # shortage grids: from the result (after), or grids with uncovered buildings (before)
+    if phase == "after" and not sv.shortage.empty and "grid_code" in sv.shortage.columns:
+        short = sv.shortage.drop_duplicates("grid_code").set_index("grid_code")
+    else:
+        s = figs[figs["uncovered"] > 0]
+        short = pd.DataFrame({"uncovered_buildings": s["uncovered"]}, index=s.index)
+    g = district.grids[district.grids["code"].astype(str).isin(set(map(str, short.index)))]
+    if len(g):
+        props = []
+        for code, name in zip(g["code"], g["name"], strict=True):
+            row = short.loc[code] if code in short.index else pd.Series(dtype=object)
+            closable = row.get("closable")
+            props.append({
+                "code": str(code), "name": str(name),
+                "uncovered_buildings": D.num(row.get("uncovered_buildings")),
+                "uncovered_households": D.num(row.get("uncovered_households")),
+                "closable": None if closable is None or (isinstance(closable, float) and np.isnan(closable))
+                else ("是" if bool(closable) else "否"),
+            })
+        GeoLayer(
+            D.feature_collection(D.simplify_coverage(g.geometry.to_numpy()), props, proj),
+            {"className": "gg-shortage", "style": SHORTAGE_STYLE, "popup": SHORTAGE_POPUP},
+            name=f"缺员网格（{len(g)}）",
+        ).add_to(m)
+
+    if sv.sealed_area is not None:
+        GeoLayer(
+            D.feature_collection([sv.sealed_area], [{"name": "封控区域"}], proj),
+            {"className": "gg-sealed-area", "style": SEALED_AREA_STYLE, "tooltip": "name"},
+            name="封控区域",
+        ).add_to(m)
+
+    sealed = set(sv.sealed)
+    all_b = building_features(district, bstat, proj, sealed)
+    feats = all_b["features"]
+    GeoLayer(
+        {"type": "FeatureCollection", "features": [f for f in feats if f["properties"]["status"] != "uncovered"]},
+        {"className": "gg-building", "style": {"color": "#333333", "weight": 0.6, "fillOpacity": 0.85},
+         "colorProp": "color", "popup": BUILDING_POPUP, "tooltip": "address", "minZoom": D.BUILDINGS_MIN_ZOOM,
+         "search": {"kind": "地址", "label": "address", "alt": "code", "sub": "grid", "maxZoom": 18}},
+        name=f"楼栋（{D.BUILDINGS_MIN_ZOOM}级以上显示）",
+    ).add_to(m)
+    sealed_feats = [f for f in feats if f["properties"]["code"] in sealed]
+    if sealed_feats:
+        GeoLayer(
+            {"type": "FeatureCollection", "features": sealed_feats},
+            {"className": "gg-building gg-sealed", "style": SEALED_STYLE, "popup": BUILDING_POPUP,
+             "tooltip": "address"},
+            name=f"封控楼栋（{len(sealed_feats)}）",
+        ).add_to(m)
+    unc = [f for f in feats if f["properties"]["status"] == "uncovered"]
+    GeoLayer(
+        {"type": "FeatureCollection", "features": unc},
+        {"className": "gg-building gg-uncovered", "style": UNCOVERED_STYLE, "popup": BUILDING_POPUP,
+         "tooltip": "address", "search": {"kind": "地址", "label": "address", "alt": "code", "sub": "grid",
+                                          "maxZoom": 18}},
+        name=f"未覆盖楼栋（{len(unc)}）",
+    ).add_to(m)
+
+    n_moves = 0
+    if phase == "after" and not sv.moves.empty:
+        fc = _move_features(district, sv.moves, proj)
+        n_moves = sum(1 for f in fc["features"] if f["geometry"]["type"] == "LineString")
+        GeoLayer(
+            fc,
+            {"className": "gg-move", "style": MOVE_STYLE, "popup": MOVE_POPUP,
+             "point": {"radius": 3, "fillColor": "#2166ac", "fillOpacity": 1, "color": "#ffffff", "weight": 1}},
+            name=f"包保调整（{n_moves}）",
+        ).add_to(m)
+
+    if panel:
+        props, spec = _summary_panel(sv, len(unc), len(g))
+        Panel(props, spec, position="topright").add_to(m)
+    Legend({"sections": [
+        {"title": "应急图例", "items": [
+            {"color": UNCOVERED_STYLE["color"], "label": "未覆盖楼栋"},
+            {"color": SEALED_STYLE["color"], "label": "封控楼栋"},
+            {"color": SEALED_AREA_STYLE["color"], "label": "封控区域", "outline": True, "dashed": True},
+            {"color": SHORTAGE_STYLE["color"], "label": "缺员网格", "outline": True},
+            {"color": MOVE_STYLE["color"], "label": "包保调整（住址→楼栋）", "line": True},
+        ]},
+        {"title": f"楼栋（{D.BUILDINGS_MIN_ZOOM}级以上）", "items": [
+            {"color": D.STATUS_COLORS[s], "label": D.STATUS_LABELS[s]} for s in ("covered", "single", "empty")]},
+    ]}).add_to(m)
+    SearchBox().add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+    m.gg_counts = {"uncovered": len(unc), "shortage": len(g), "moves": n_moves, "sealed": len(sealed_feats)}
+    if finish:
+        make_offline(m, asset_mode, static_prefix)
+    return m
+
+
+def _move_features(district: District, moves: pd.DataFrame, proj: D.Projector) -> dict:
+    members = district.members
+    lon, lat = D.member_points(district)
+    home = pd.DataFrame({"lon": lon, "lat": lat}, index=members["id"].astype(str).to_numpy()) if len(members) else pd.DataFrame(columns=["lon", "lat"])
+    names = dict(zip(members["id"].astype(str), members["name"], strict=False)) if len(members) else {}
+    roles = dict(zip(members["id"].astype(str), members["role"], strict=False)) if len(members) else {}
+    cen = D.building_centroids(district)
+    addr = dict(zip(district.buildings["code"], district.buildings["address"], strict=True))
+    geoms, props = [], []
+    seen_home = set()
+
+    def who(mid):
+        if not isinstance(mid, str) or not mid:
+            return "（无）"
+        return D.person_label(names.get(mid), roles.get(mid))
+
+    for r in moves.to_dict("records"):
+        b = str(r.get("building_code"))
+        to = r.get("to_member") if isinstance(r.get("to_member"), str) else r.get("member_id")
+        if b not in cen.index:
+            continue
+        reason = r.get("reason")
+        p = {
+            "address": addr.get(b), "building": b, "from": who(r.get("from_member")), "to": who(to),
+            "load": D.num(r.get("load")), "reason": REASON_LABELS.get(reason, None if reason is None else str(reason)),
+        }
+        bx, by = cen.loc[b, "lon"], cen.loc[b, "lat"]
+        if isinstance(to, str) and to in home.index and np.isfinite(home.loc[to, "lon"]):
+            hx, hy = home.loc[to, "lon"], home.loc[to, "lat"]
+            geoms.append(shapely.LineString([(hx, hy), (bx, by)]))
+            props.append(p)
+            if to not in seen_home:
+                seen_home.add(to)
+                geoms.append(shapely.Point(hx, hy))
+                props.append({"address": "住址：" + who(to), "_cls": "gg-move-home"})
+    return D.feature_collection(geoms, props, proj)
+
+
+def emergency_map(district: District, scenario, **kwargs) -> folium.Map:
+    """The emergency map of a scenario after rebalancing (see :func:`scenario_map`)."""
+    return scenario_map(district, scenario, phase="after", **kwargs)
+
+
+def compare_page(
+    district: District,
+    scenario,
+    *,
+    tiles="none",
+    tiles_key: str | None = None,
+    tiles_attr: str | None = None,
+    asset_mode: str = "inline",
+    static_prefix: str = "/static",
+) -> Figure:
+    """Before/after: two maps side by side on one page, kept on the same view by ``GG.sync``.
+
+    Left: the current assignment under the scenario's outages; right: after rebalancing.
+    Returns the branca Figure; render it with :func:`maps.assets.render_html`.
+    """
+    sv = scenario_view(scenario)
+    kw = dict(tiles=tiles, tiles_key=tiles_key, tiles_attr=tiles_attr, asset_mode=asset_mode,
+              static_prefix=static_prefix, finish=False)
+    left = scenario_map(district, sv, phase="before", title="调整前（当前包保 + 人员缺位）", panel=False,
+                        map_box={"width": "50%", "left": "0%", "position": "absolute"}, **kw)
+    right = scenario_map(district, sv, phase="after", title="调整后", panel=True,
+                         map_box={"width": "50%", "left": "50%", "position": "absolute"}, **kw)
+    street_name = str(district.street["name"].iloc[0]) if len(district.street) else "街道"
+    import html as _html
+
+    fig = Figure(title=_html.escape(f"{street_name} 调整前后对比：{sv.name}"))
+    fig.add_child(left, name="before")
+    fig.add_child(right, name="after")
+    SyncMaps(left, right).add_to(right)
+    fig.gg_asset_mode = asset_mode
+    fig.gg_static_prefix = static_prefix
+    fig.gg_counts = {"before": left.gg_counts, "after": right.gg_counts}
+    make_offline(fig, asset_mode, static_prefix)
+    return fig
+
+
+def emergency_html(district: District, scenario, **kwargs) -> str:
+    return render_html(emergency_map(district, scenario, **kwargs))
+
+
+def compare_html(district: District, scenario, **kwargs) -> str:
+    return render_html(compare_page(district, scenario, **kwargs))

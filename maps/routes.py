@@ -1,0 +1,191 @@
+"""Map pages of the service and the static assets they load.
+
+Wire into the app::
+
+    from maps import routes as map_routes
+    map_routes.mount_static(app)          # /static/... from installed packages
+    app.include_router(map_routes.router) # GET /, /map/scenarios/{id}, /map/scenarios/{id}/compare
+
+Where the data come from is kept in two small functions, :func:`district_of` and
+:func:`scenario_of` (the running ``ServiceState`` at ``app.state.service`` when present, else
+``app.state.district`` and the dict ``app.state.scenarios``). Pages are cached per district
+object, assignment version, tiles and scenario (16 entries).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from geo_grid.district import District
+from geo_grid.errors import NotFound
+from maps import _data as D
+from maps.assets import SERVED_DIRS, SERVED_FILES, render_html
+from maps.coverage import coverage_map
+from maps.emergency import compare_page, emergency_map, uncovered_lists
+
+STATIC_PREFIX = "/static"
+router = APIRouter(tags=["maps"])
+
+_CACHE_SIZE = 16
+_lock = threading.Lock()
+
+
+# ------------------------------------------------------------------ the two accessors
+
+
+def district_of(request: Request) -> tuple[District, str]:
+    """The current district and a version string for caching."""
+    state = request.app.state
+    svc = getattr(state, "service", None)
+    if svc is not None:
+        view = svc.view
+        return view.district, f"{id(view.district)}:{view.assignment_version}"
+    district = state.district
+    return district, f"{id(district)}:{district.version}"
+
+
+def scenario_of(request: Request, sid: str) -> Any:
+    """A scenario result by id (raises :class:`geo_grid.errors.NotFound`)."""
+    state = request.app.state
+    svc = getattr(state, "service", None)
+    if svc is not None:
+        return svc.get_scenario(sid)
+    scenarios = getattr(state, "scenarios", None) or {}
+    if sid not in scenarios:
+        raise NotFound(f"scenario {sid} does not exist", scenario=sid)
+    return scenarios[sid]
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def tiles_of(request: Request) -> dict:
+    s = getattr(request.app.state, "settings", None)
+    return {
+        "tiles": getattr(s, "tiles", "none") or "none",
+        "tiles_key": getattr(s, "tianditu_key", None),
+        "tiles_attr": getattr(s, "tiles_attribution", None),
+    }
+
+
+def csp(tiles: dict) -> str:
+    """Content-Security-Policy: only our own origin, plus the tile host when tiles are set."""
+    img = ["'self'", "data:", "blob:"]
+    ts = D.tile_settings(tiles["tiles"], tiles["tiles_key"], tiles["tiles_attr"])
+    if ts:
+        for url in (ts["url"], ts.get("label_url")):
+            if not url:
+                continue
+            parts = urlsplit(url)
+            host = parts.netloc
+            if "{" in host:
+                host = "*." + host.split(".", 1)[1]
+            img.append(f"{parts.scheme}://{host}")
+    return (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+        f"img-src {' '.join(img)}; font-src 'self' data:; connect-src 'self'; frame-ancestors 'self'"
+    )
+
+
+def _cached(request: Request, key: tuple, build: Callable[[], str]) -> str:
+    state = request.app.state
+    with _lock:
+        cache = getattr(state, "gg_map_cache", None)
+        if cache is None:
+            cache = state.gg_map_cache = OrderedDict()
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+    html = build()
+    with _lock:
+        cache[key] = html
+        while len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+    return html
+
+
+def _page(html: str, tiles: dict) -> HTMLResponse:
+    return HTMLResponse(html, headers={"Content-Security-Policy": csp(tiles),
+                                       "X-Content-Type-Options": "nosniff",
+                                       "Cache-Control": "no-cache"})
+
+
+def with_uncovered(district: District, scenario: Any) -> Any:
+    """Add per-building uncovered lists to a stored scenario that lacks them.
+
+    A stored result (``RebalanceResult.to_dict()``) carries grid totals only; re-running the
+    deterministic rebalance of its spec gives the buildings behind them. Skipped for applied
+    scenarios (the district has changed since) and when ``geo_grid.assign`` is missing.
+    """
+    if not isinstance(scenario, dict):
+        return scenario
+    res = scenario.get("result") if isinstance(scenario.get("result"), dict) else scenario
+    if any(k in res for k in ("uncovered", "uncovered_after")) or not isinstance(scenario.get("spec"), dict):
+        return scenario
+    if scenario.get("status") == "applied":
+        return scenario
+    try:
+        from geo_grid.assign import Scenario, rebalance
+
+        extra = uncovered_lists(rebalance(district, Scenario.from_dict(scenario["spec"])))
+    except Exception:  # noqa: BLE001 - the map then shows buildings without any active member
+        return scenario
+    return dict(scenario, result=dict(res, **extra))
+
+
+# ------------------------------------------------------------------ routes
+
+
+@router.get("/", response_class=HTMLResponse, summary="Interactive coverage map of the street")
+def coverage_page(request: Request) -> HTMLResponse:
+    district, version = district_of(request)
+    tiles = tiles_of(request)
+    key = ("coverage", version, tuple(sorted(tiles.items())))
+    html = _cached(request, key, lambda: render_html(coverage_map(
+        district, asset_mode="served", static_prefix=STATIC_PREFIX, **tiles)))
+    return _page(html, tiles)
+
+
+@router.get("/map/scenarios/{sid}", response_class=HTMLResponse, summary="Emergency map of a scenario")
+def scenario_page(sid: str, request: Request) -> HTMLResponse:
+    district, version = district_of(request)
+    scenario = scenario_of(request, sid)
+    tiles = tiles_of(request)
+    key = ("scenario", sid, version, tuple(sorted(tiles.items())))
+    html = _cached(request, key, lambda: render_html(emergency_map(
+        district, with_uncovered(district, scenario), asset_mode="served",
+        static_prefix=STATIC_PREFIX, **tiles)))
+    return _page(html, tiles)
+
+
+@router.get("/map/scenarios/{sid}/compare", response_class=HTMLResponse,
+            summary="Before/after maps of a scenario, side by side and synchronised")
+def compare_view(sid: str, request: Request) -> HTMLResponse:
+    district, version = district_of(request)
+    scenario = scenario_of(request, sid)
+    tiles = tiles_of(request)
+    key = ("compare", sid, version, tuple(sorted(tiles.items())))
+    html = _cached(request, key, lambda: render_html(compare_page(
+        district, with_uncovered(district, scenario), asset_mode="served",
+        static_prefix=STATIC_PREFIX, **tiles)))
+    return _page(html, tiles)
+
+
+def mount_static(app: FastAPI, prefix: str = STATIC_PREFIX) -> None:
+    """Serve Leaflet, MarkerCluster, jQuery, Font Awesome, leaflet-heat and our own
+    ``geogrid.js/css`` under ``prefix`` (from the installed packages)."""
+    prefix = prefix.rstrip("/")
+    for sub, directory in SERVED_DIRS.items():
+        app.mount(f"{prefix}/{sub}", StaticFiles(directory=str(directory)), name=f"static-{sub}")
+    for sub, path in SERVED_FILES.items():
+        def serve(path=path):
+            return FileResponse(path, media_type="text/javascript")
+        app.add_api_route(f"{prefix}/{sub}", serve, methods=["GET"], include_in_schema=False)
