@@ -15,7 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from shapely.geometry import box
-from shapely.ops import transform
+import shapely
 
 from geo_grid.crs import from_metric, to_metric
 from geo_grid.district import District
@@ -29,7 +29,7 @@ ROADS = ["锡兴路", "春丰路", "长江路", "旺庄路"]
 
 
 def _to_lonlat(geom):
-    return transform(lambda x, y, z=None: from_metric(x, y), geom)
+    return shapely.transform(geom, lambda xy: np.column_stack(from_metric(xy[:, 0], xy[:, 1])))
 
 
 def synthetic_district(
