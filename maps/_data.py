@@ -345,11 +345,16 @@ def grid_figures(
             if key in cov.columns:
                 cov = cov.set_index(key)
                 break
-        cov = cov.reindex(codes)
+        cov = cov[~cov.index.duplicated()].reindex(codes)
+        override = {"losses_tolerated": "resilience", "resilience": "resilience",
+                    "uncovered_buildings": "uncovered"}
         for col in cov.columns:
-            if col in ("geometry", "name", "community_code"):
+            if col in ("geometry", "name", "community_code", "team", "first_losses", "fragile"):
                 continue
-            out[col] = cov[col].to_numpy()
+            if col in override:
+                out[override[col]] = pd.to_numeric(cov[col], errors="coerce").to_numpy()
+            elif col not in out.columns:
+                out[col] = cov[col].to_numpy()
     return out
 
 

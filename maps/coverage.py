@@ -46,6 +46,10 @@ GRID_POPUP = {
         ["coverage_pct", "覆盖率", "%"],
         ["uncovered", "未覆盖楼栋"],
         ["resilience", "可承受减员"],
+        ["vulnerable", "重点关注户"],
+        ["uncovered_households", "未覆盖户数"],
+        ["overloaded_members", "超负荷人员"],
+        ["longest_walk_m", "最远步行", " 米"],
     ],
     "lists": [["team", "网格团队"]],
 }
@@ -188,6 +192,10 @@ def fragile_codes(figs: pd.DataFrame, fragile) -> set[str]:
     if fragile is None:
         r = figs["resilience"]
         return set(figs.index[(r.fillna(1) <= 0) & (figs["households"] > 0)].astype(str))
+    if isinstance(fragile, pd.DataFrame) and "fragile" in fragile.columns:
+        key = "grid_code" if "grid_code" in fragile.columns else ("code" if "code" in fragile.columns else None)
+        idx = fragile[key] if key else fragile.index
+        return set(pd.Series(idx)[fragile["fragile"].fillna(False).astype(bool).to_numpy()].astype(str))
     if isinstance(fragile, pd.DataFrame) and "resilience" in fragile.columns:
         key = "grid_code" if "grid_code" in fragile.columns else ("code" if "code" in fragile.columns else None)
         idx = fragile[key] if key else fragile.index
@@ -226,8 +234,10 @@ def coverage_map(
     coverage : DataFrame, optional
         Per-grid metrics (``grid_code`` or ``code`` column, or indexed by grid code) that add or
         override the figures computed here (e.g. ``resilience``, ``longest_walk_m``).
-    fragile : None, False, iterable of grid codes, or DataFrame with ``resilience``
-        Grids to outline; None computes them (resilience 0), False draws none.
+    fragile : None, False, iterable of grid codes, or DataFrame
+        Grids to outline: a frame with a boolean ``fragile`` column (``district_resilience``) or a
+        ``resilience`` column (≤ 0 is fragile); None computes them (capacity of the team minus its
+        largest members cannot carry the households), False draws none.
     color_by : ``"load"`` or ``"coverage"``
         Grid fill: households per active member (bins ``load_bins``, default 20/30/40/50/60), or the
         share of households in covered buildings.

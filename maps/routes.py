@@ -64,6 +64,26 @@ def scenario_of(request: Request, sid: str) -> Any:
     return scenarios[sid]
 
 
+def metrics_of(request: Request):
+    """Per-grid coverage metrics and resilience from the service, or (None, None).
+
+    Uses ``ServiceState.coverage()`` → ``(Coverage, resilience frame)`` when present; the map
+    then shows the core's figures (losses tolerated, uncovered households, longest walk) and
+    outlines the grids it calls fragile.
+    """
+    svc = getattr(request.app.state, "service", None)
+    if svc is None or not hasattr(svc, "coverage"):
+        return None, None
+    try:
+        cov, res = svc.coverage()
+        grid = cov.grid
+        if res is not None and "losses_tolerated" in res.columns:
+            grid = grid.merge(res[["grid_code", "losses_tolerated"]], on="grid_code", how="left")
+        return grid, res
+    except Exception:  # noqa: BLE001 - the map falls back to its own figures
+        return None, None
+
+
 # ------------------------------------------------------------------ helpers
 
 
@@ -149,8 +169,13 @@ def coverage_page(request: Request) -> HTMLResponse:
     district, version = district_of(request)
     tiles = tiles_of(request)
     key = ("coverage", version, tuple(sorted(tiles.items())))
-    html = _cached(request, key, lambda: render_html(coverage_map(
-        district, asset_mode="served", static_prefix=STATIC_PREFIX, **tiles)))
+
+    def build() -> str:
+        coverage, fragile = metrics_of(request)
+        return render_html(coverage_map(district, asset_mode="served", static_prefix=STATIC_PREFIX,
+                                        coverage=coverage, fragile=fragile, **tiles))
+
+    html = _cached(request, key, build)
     return _page(html, tiles)
 
 

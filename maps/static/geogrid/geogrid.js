@@ -194,6 +194,7 @@
       });
       var cls = "gg-member" + (opt.classProp && p[opt.classProp] ? " gg-" + safeClass(p[opt.classProp]) : "");
       var m = L.marker([p.lat, p.lon], { icon: L.divIcon({ className: cls, iconSize: [12, 12] }), keyboard: false });
+      m.ggProps = p;
       if (opt.popup)
         m.bindPopup(function () {
           return GG.card(p, opt.popup);
