@@ -35,17 +35,16 @@ from __future__ import annotations
 import base64
 import html
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import folium
-from branca.element import Element, Figure
-from folium.elements import JSCSSMixin
-
 import xstatic.pkg.font_awesome as _xfa
 import xstatic.pkg.jquery as _xjq
 import xstatic.pkg.leaflet as _xleaflet
 import xstatic.pkg.leaflet_markercluster as _xmc
+from branca.element import Element, Figure
+from folium.elements import JSCSSMixin
 
 ASSET_MODES = ("inline", "served")
 
@@ -125,7 +124,7 @@ def asset_url(name: str, static_prefix: str = "/static") -> str:
     return static_prefix.rstrip("/") + "/" + ASSETS[name][1]
 
 
-@lru_cache(maxsize=None)
+@cache
 def asset_text(name: str) -> str:
     """Return the contents of a logical asset, ready to inline.
 
@@ -148,7 +147,8 @@ def asset_text(name: str) -> str:
             mime = {"png": "image/png", "svg": "image/svg+xml", "gif": "image/gif"}.get(
                 f.suffix.lstrip(".").lower(), "application/octet-stream"
             )
-            return "url(data:%s;base64,%s)" % (mime, base64.b64encode(f.read_bytes()).decode())
+            data = base64.b64encode(f.read_bytes()).decode()
+            return f"url(data:{mime};base64,{data})"
 
         text = re.sub(r"url\(([^)]*)\)", repl, text)
         text = re.sub(r"</(style)", r"<\\/\1", text, flags=re.I)

@@ -25,7 +25,7 @@ import pandas as pd
 
 from geo_grid.district import District
 from geo_grid.privacy import mask_name, mask_phone
-from maps import _data as D
+from maps import _data as D  # noqa: N812
 from maps._base import base_map, finish
 from maps.assets import render_html
 from maps.elements import ClusterLayer, GeoLayer, HeatLayer, LabelLayer, Legend, SearchBox

@@ -31,10 +31,16 @@ from branca.element import Figure
 
 from geo_grid.crs import to_cgcs2000
 from geo_grid.district import District
-from maps import _data as D
+from maps import _data as D  # noqa: N812
 from maps._base import base_map
 from maps.assets import make_offline, render_html
-from maps.coverage import BUILDING_POPUP, GRID_POPUP, add_boundaries, building_features, grid_features
+from maps.coverage import (
+    BUILDING_POPUP,
+    GRID_POPUP,
+    add_boundaries,
+    building_features,
+    grid_features,
+)
 from maps.elements import GeoLayer, Legend, Panel, SearchBox, SyncMaps
 
 REASON_LABELS = {

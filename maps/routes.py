@@ -26,7 +26,7 @@ from fastapi.staticfiles import StaticFiles
 
 from geo_grid.district import District
 from geo_grid.errors import NotFound
-from maps import _data as D
+from maps import _data as D  # noqa: N812
 from maps.assets import SERVED_DIRS, SERVED_FILES, render_html
 from maps.coverage import coverage_map
 from maps.emergency import compare_page, emergency_map, uncovered_lists

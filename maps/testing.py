@@ -14,8 +14,8 @@ import math
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from shapely.geometry import box
 import shapely
+from shapely.geometry import box
 
 from geo_grid.crs import from_metric, to_metric
 from geo_grid.district import District

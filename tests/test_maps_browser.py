@@ -72,7 +72,8 @@ class Page:
 
     def open(self, url, maps=1):
         self.page.goto(url)
-        self.page.wait_for_function(f"window.GG && Object.keys(GG.maps).length >= {maps}", timeout=15000)
+        # locators, not wait_for_function: the served pages' CSP forbids eval
+        self.page.locator(".gg-search").nth(maps - 1).wait_for(state="attached", timeout=15000)
         self.page.wait_for_timeout(200)
         return self
 
@@ -221,8 +222,8 @@ def test_xss_member_name_shows_literally_and_never_runs(browser, evil, tmp_path)
     p.page.wait_for_selector(".leaflet-popup-content .gg-card")
     assert XSS in p.js("document.querySelector('.leaflet-popup-content').textContent")
     # the member's popup (masked name, literally)
-    p.js(f"""(() => {{ const st = Object.values(GG.maps)[0]; const g = st.layers.members;
-        const m = g.getLayers().find(x => x.ggProps.name.startsWith("<")); g.zoomToShowLayer(m, () => m.openPopup()); }})()""")
+    p.js("""(() => { const st = Object.values(GG.maps)[0]; const g = st.layers.members;
+        const m = g.getLayers().find(x => x.ggProps.name.startsWith("<")); g.zoomToShowLayer(m, () => m.openPopup()); })()""")
     p.page.wait_for_function("document.querySelector('.leaflet-popup-content') && "
                              "document.querySelector('.leaflet-popup-content').textContent.includes('党员住址')")
     member_text = p.js("document.querySelector('.leaflet-popup-content').textContent")

@@ -1,0 +1,239 @@
+"""Map benchmark: size, build time and first render in headless Chromium, reference district.
+
+    .venv/bin/python benchmarks/maps.py [--db data/jiangxi.gpkg] [--runs 3]
+
+Uses the store given by ``--db`` (default ``data/jiangxi.gpkg``), builds one from
+``boundaries/`` in a temporary folder when it is missing, and falls back to the synthetic
+reference-scale district of ``maps.testing`` when the store package is unavailable.
+
+Figures (targets from issue 5: page + data ≤ 5 MB, build ≤ 2 s, first render ≤ 3 s):
+
+- coverage page, inline (``geo-grid map -o``) and served (``GET /``: HTML + the /static files);
+- build = ``coverage_map`` + render to HTML (median of ``--runs``);
+- first render = navigation start → every grid polygon drawn, in Debian's chromium with the
+  network blocked (median), from a file (inline) and from a local uvicorn (served);
+- emergency and compare pages for a 20 % outage scenario (when ``geo_grid.assign`` is present);
+- baseline, measured in the same run: plain folium (GeoJson layers at full precision, a HeatMap
+  of one point per household, a MarkerCluster of the member homes), CDN assets, size and build.
+
+The last line is a JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from maps.assets import ASSETS, asset_path, render_html  # noqa: E402
+from maps.coverage import coverage_map  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def load(db: Path):
+    try:
+        from geo_grid.store import build_store, load_district
+    except ImportError:
+        from maps.testing import synthetic_district
+
+        return synthetic_district(33, 7, 20), "synthetic (maps.testing, reference scale)"
+    if not db.exists():
+        tmp = Path(tempfile.mkdtemp(prefix="gg-bench-")) / "jiangxi.gpkg"
+        t = time.perf_counter()
+        build_store(tmp, ROOT / "boundaries")
+        print(f"built store {tmp} in {time.perf_counter() - t:.1f} s")
+        db = tmp
+    return load_district(db), f"store {db}"
+
+
+def timed(fn, runs):
+    out, times = None, []
+    for _ in range(runs):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return out, statistics.median(times)
+
+
+def baseline(district):
+    """Plain folium: what a first attempt would ship."""
+    import folium
+    import numpy as np
+    from folium.plugins import HeatMap, MarkerCluster
+
+    from maps._data import building_centroids, member_points
+
+    m = folium.Map(location=[31.6, 120.35], zoom_start=13, tiles=None, max_zoom=19)
+    folium.GeoJson(district.grids[["code", "name", "geometry"]].to_json(), name="grids",
+                   tooltip=folium.GeoJsonTooltip(["code", "name"])).add_to(m)
+    folium.GeoJson(district.buildings[["code", "address", "geometry"]].to_json(), name="buildings").add_to(m)
+    cen = building_centroids(district)
+    hh = district.households["building_code"]
+    pts = cen.reindex(hh.to_numpy())
+    HeatMap(np.column_stack([pts["lat"], pts["lon"]]).tolist(), name="heat").add_to(m)
+    lon, lat = member_points(district)
+    mc = MarkerCluster(name="members").add_to(m)
+    for la, lo in zip(lat, lon, strict=True):
+        if np.isfinite(la):
+            folium.Marker([la, lo]).add_to(mc)
+    folium.LayerControl().add_to(m)
+    return m.get_root().render()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(district, scenarios):
+    import uvicorn
+    from fastapi import FastAPI
+
+    from maps import routes
+
+    app = FastAPI()
+    app.state.district = district
+    app.state.scenarios = scenarios
+    routes.mount_static(app)
+    app.include_router(routes.router)
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=srv.run, daemon=True).start()
+    for _ in range(200):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    return srv, f"http://127.0.0.1:{port}"
+
+
+def first_render(url: str, n_grids: int, runs: int, maps: int = 1) -> tuple[float, list[str]]:
+    from playwright.sync_api import sync_playwright
+
+    external: list[str] = []
+    times = []
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for _ in range(runs + 1):  # the first run warms the browser up, not counted
+            ctx = b.new_context(viewport={"width": 1280, "height": 800})
+            page = ctx.new_page()
+
+            def route(r):
+                u = r.request.url
+                if u.startswith(("file:", "data:", "blob:", "about:")) or "//127.0.0.1" in u:
+                    r.continue_()
+                else:
+                    external.append(u)
+                    r.abort()
+
+            page.route("**/*", route)
+            page.goto(url, wait_until="commit")
+            # a locator, not wait_for_function: the served pages' CSP forbids eval
+            page.locator("path.gg-grid").nth(n_grids * maps - 1).wait_for(state="attached", timeout=30000)
+            times.append(page.evaluate("performance.now()") / 1000)
+            ctx.close()
+        b.close()
+    return statistics.median(times[1:]), external
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", type=Path, default=ROOT / "data" / "jiangxi.gpkg")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--no-browser", action="store_true")
+    a = ap.parse_args()
+
+    district, source = load(a.db)
+    n = len(district.grids)
+    print(f"district: {source}: {n} grids, {len(district.buildings)} buildings, "
+          f"{len(district.households)} households, {len(district.members)} members")
+    res: dict = {"source": source, "grids": n, "buildings": len(district.buildings),
+                 "households": len(district.households), "members": len(district.members)}
+
+    inline, t_inline = timed(lambda: render_html(coverage_map(district, asset_mode="inline")), a.runs)
+    served, t_served = timed(lambda: render_html(coverage_map(district, asset_mode="served")), a.runs)
+    static_bytes = sum(asset_path(k).stat().st_size for k in ASSETS
+                       if f'/static/{ASSETS[k][1]}"' in served)
+    res["coverage_inline_bytes"] = len(inline.encode())
+    res["coverage_served_html_bytes"] = len(served.encode())
+    res["coverage_served_total_bytes"] = len(served.encode()) + static_bytes
+    res["coverage_build_s_inline"] = round(t_inline, 3)
+    res["coverage_build_s_served"] = round(t_served, 3)
+    print(f"coverage inline : {len(inline.encode()) / 1e6:.2f} MB, build {t_inline:.2f} s")
+    print(f"coverage served : {len(served.encode()) / 1e6:.2f} MB HTML + {static_bytes / 1e6:.2f} MB "
+          f"static = {res['coverage_served_total_bytes'] / 1e6:.2f} MB, build {t_served:.2f} s")
+
+    base, t_base = timed(lambda: baseline(district), 1)
+    res["baseline_plain_folium_bytes"] = len(base.encode())
+    res["baseline_plain_folium_build_s"] = round(t_base, 3)
+    res["baseline_cdn_references"] = base.count("https://")
+    print(f"baseline plain folium: {len(base.encode()) / 1e6:.2f} MB (+ CDN assets, "
+          f"{base.count('https://')} https references), build {t_base:.2f} s")
+
+    scenarios = {}
+    try:
+        from geo_grid.assign import Scenario, rebalance
+        from maps.emergency import compare_page, emergency_map
+
+        t = time.perf_counter()
+        r = rebalance(district, Scenario(name="20% outage", unavailable_fraction=0.2, seed=1))
+        res["rebalance_s"] = round(time.perf_counter() - t, 3)
+        em, t_em = timed(lambda: render_html(emergency_map(district, r)), a.runs)
+        cp, t_cp = timed(lambda: render_html(compare_page(district, r)), a.runs)
+        res.update(emergency_inline_bytes=len(em.encode()), emergency_build_s=round(t_em, 3),
+                   compare_inline_bytes=len(cp.encode()), compare_build_s=round(t_cp, 3),
+                   scenario_moves=int(len(r.moves)),
+                   scenario_uncovered_before=int(r.summary["before"]["uncovered_buildings"]),
+                   scenario_uncovered_after=int(r.summary["uncovered_buildings"]))
+        print(f"emergency (20% out, {len(r.moves)} moves): {len(em.encode()) / 1e6:.2f} MB, build {t_em:.2f} s; "
+              f"compare: {len(cp.encode()) / 1e6:.2f} MB, build {t_cp:.2f} s")
+        from maps.emergency import uncovered_lists
+
+        scenarios["s1"] = dict(r.to_dict(), **uncovered_lists(r))
+    except ImportError:
+        pass
+
+    if not a.no_browser and Path(CHROMIUM).exists():
+        with tempfile.TemporaryDirectory() as d:
+            f = Path(d) / "coverage.html"
+            f.write_text(inline, encoding="utf-8")
+            t_file, ext1 = first_render(f.as_uri(), n, a.runs)
+            srv, base_url = serve(district, scenarios)
+            try:
+                t_http, ext2 = first_render(base_url + "/", n, a.runs)
+                res["first_render_s_file_inline"] = round(t_file, 3)
+                res["first_render_s_http_served"] = round(t_http, 3)
+                print(f"first render (all {n} grids drawn): file/inline {t_file:.2f} s, "
+                      f"http/served {t_http:.2f} s (median of {a.runs}, cold page, cached page HTML)")
+                if scenarios:
+                    t_em_http, ext3 = first_render(base_url + "/map/scenarios/s1", n, a.runs)
+                    t_cp_http, ext4 = first_render(base_url + "/map/scenarios/s1/compare", n, a.runs, maps=2)
+                    res["first_render_s_emergency_http"] = round(t_em_http, 3)
+                    res["first_render_s_compare_http"] = round(t_cp_http, 3)
+                    print(f"first render emergency {t_em_http:.2f} s, compare {t_cp_http:.2f} s")
+                    ext2 += ext3 + ext4
+            finally:
+                srv.should_exit = True
+        res["external_requests"] = len(ext1) + len(ext2)
+        print(f"external requests attempted: {res['external_requests']}")
+    ok = (res["coverage_served_total_bytes"] <= 5_000_000 and res["coverage_inline_bytes"] <= 5_000_000
+          and res["coverage_build_s_served"] <= 2.0
+          and res.get("first_render_s_http_served", 0) <= 3.0 and res.get("external_requests", 0) == 0)
+    res["targets_met"] = bool(ok)
+    print(json.dumps(res, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
