@@ -121,7 +121,8 @@ def grid_features(
             "uncovered": D.num(f["uncovered"]),
             "resilience": D.num(f.get("resilience")),
             "team": teams.get(code, []),
-            "tip": f"{_str(name) or ''}（{_str(code)}）",
+            "tip": f"{_str(name) or ''}（{_str(code)}） 在岗/成员 {D.num(f['active'])}/{D.num(f['members'])}"
+                   f" · 书记/社工/志愿者 " + "/".join(str(D.num(f[r])) for r in D.ROLE_LABELS),
             "color": color,
         }
         for col in figs.columns:  # extra coverage columns given by the caller
