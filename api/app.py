@@ -11,6 +11,7 @@ from api.settings import Settings
 from api.state import ServiceState
 from geo_grid import __version__
 from geo_grid.store import Store, build_store
+from maps import routes as map_routes
 
 
 def open_state(settings: Settings) -> ServiceState:
@@ -63,11 +64,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(batch.router, prefix="/api/v1")
     app.include_router(grids.router, prefix="/api/v1")
     app.include_router(coverage.router, prefix="/api/v1")
-    try:
-        from maps import routes as map_routes
-    except ImportError:  # TEMP until maps.routes lands
-        map_routes = None
-    if map_routes is not None:
-        map_routes.mount_static(app)
-        app.include_router(map_routes.router)
+    map_routes.mount_static(app)
+    app.include_router(map_routes.router)
     return app

@@ -156,9 +156,8 @@ def map_(output: Path = typer.Option(..., "-o", "--output", help="HTML file to w
          db: Path = DbOption,
          tiles: str = typer.Option("none", help="none | osm | gaode | tianditu | URL template")) -> None:
     """Write the interactive coverage map as one HTML file that works offline."""
-    from maps.export import write_map
-
     from geo_grid.store import load_district
+    from maps.export import write_map
 
     try:
         ensure_store(db)
