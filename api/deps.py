@@ -7,14 +7,7 @@ import hmac
 from fastapi import Header, Query, Request
 
 from api.state import ServiceState
-from geo_grid.errors import GeoGridError
-
-
-class Forbidden(GeoGridError):
-    """The caller asked for unmasked personal data without the right key."""
-
-    code = "forbidden"
-    title = "Forbidden"
+from geo_grid.errors import Forbidden
 
 
 def service(request: Request) -> ServiceState:

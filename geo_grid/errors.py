@@ -83,3 +83,17 @@ class Conflict(GeoGridError):
 
     code = "conflict"
     title = "Conflict"
+
+
+class BadRequest(InvalidInput):
+    """A request is missing a required combination of parameters."""
+
+    code = "bad_request"
+    title = "Bad request"
+
+
+class Forbidden(GeoGridError):
+    """The caller asked for something it may not see (e.g. unmasked personal data)."""
+
+    code = "forbidden"
+    title = "Forbidden"

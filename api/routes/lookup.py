@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from api.deps import service, unmasked
 from api.state import ServiceState
 from geo_grid.crs import CRS_NAMES
-from geo_grid.errors import InvalidInput
+from geo_grid.errors import BadRequest
 
 router = APIRouter(tags=["lookup"])
 
@@ -30,10 +30,3 @@ def lookup(
     if lon is None or lat is None:
         raise BadRequest("give both lon and lat, or an address")
     return state.gazetteer.lookup(lon, lat, crs, unmasked=show)
-
-
-class BadRequest(InvalidInput):
-    """A request missing a required combination of parameters."""
-
-    code = "bad_request"
-    title = "Bad request"
