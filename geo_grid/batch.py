@@ -13,9 +13,9 @@ Public API (for the CLI ``geo-grid lookup-batch IN -o OUT [--address-column C]``
     community name). Any callable ``code -> (grid_code, grid_name, community) | None`` or a
     mapping works in its place for addresses.
 ``run_batch(path_in, path_out, matcher, directory, *, address_column=None, sheet=None,
-lon_column=None, lat_column=None, locate=None, progress=None) -> dict``
+lon_column=None, lat_column=None, locate=None, progress=None, crs="wgs84") -> dict``
     Read, match, write; returns the summary report (``rows, matched, ambiguous, unmatched,
-    located, errors, by_community, id_problems, address_column, header_row, seconds``).
+    located, not_covered, errors, by_community, id_problems, address_column, header_row, seconds``).
 ``read_roster(path, *, sheet=None, address_column=None) -> Roster``
     xlsx (python-calamine, the engine of ``pandas.read_excel(engine="calamine")``, read
     directly so that cells stored as numbers are known) or CSV (UTF-8 with or without BOM,
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import io
 import math
 import re
 import time
@@ -50,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from geo_grid.address import AddressMatcher, MatchResult
+from geo_grid.crs import coordinate_problems, normalize_crs, to_cgcs2000
 from geo_grid.errors import InvalidInput
 
 __all__ = [
@@ -130,7 +132,7 @@ def check_id_number(value: str) -> str | None:
     if not s:
         return None
     if _SCI.match(s):
-        return f"ID {s} is in scientific notation: it was stored as a number and its digits are lost"
+        return "ID is in scientific notation: it was stored as a number and its digits are lost"
     if len(s) == 15 and s.isdigit():
         return "15-digit (first-generation) ID: no checksum to verify"
     if not _ID18.match(s):
@@ -216,6 +218,12 @@ def find_address_column(columns: Sequence[Any], explicit: str | None = None) -> 
         if "住址" in n or "地址" in n:
             return lab
     return None
+
+
+def _looks_like_label(h: str) -> bool:
+    """A normalised cell that may be a header label: short and without digit runs (an ID, a
+    phone or a house number is data, not a label)."""
+    return len(h) <= 16 and not re.search(r"\d{2,}", h) and "@" not in h
 
 
 def _unique(labels: list[str]) -> list[str]:
@@ -373,7 +381,7 @@ def _read_grid(path: Path, sheet: str | int | None) -> tuple[list[list[Any]], st
         if enc == "utf-8-sig" and not raw.startswith(b"\xef\xbb\xbf"):
             enc = "utf-8"
         delim = "\t" if suffix == ".tsv" else ","
-        rows = list(csv.reader(text.splitlines(), delimiter=delim))
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delim))
         return rows, "csv:" + enc, None
     raise InvalidInput(f"unsupported roster format {suffix!r}: use .xlsx or .csv")
 
@@ -440,12 +448,17 @@ def read_roster(
                 header_row = i
                 break
     if header_row is None:
-        seen = [[_cell_text(v) for v in r if _cell_text(v)] for r in rows[:5]]
+        # only header-like labels of the first non-empty row (never cell values of data rows:
+        # names, phones and ID numbers must not reach an error message or a log)
+        first = next((r for r in rows[:_HEADER_SCAN_ROWS] if any(_cell_text(v).strip() for v in r)),
+                     [])
+        candidates = [h for v in first if (h := normalize_header(_cell_text(v)))
+                      and _looks_like_label(h)]
         raise InvalidInput(
             "no header row with an address column found in the first "
             f"{_HEADER_SCAN_ROWS} rows; name it with the address column option "
-            f"(first rows: {seen})",
-            first_rows=seen,
+            f"(header candidates: {', '.join(candidates) or 'none'})",
+            header_candidates=candidates,
         )
     header = [_cell_text(v).strip() for v in rows[header_row]]
     labels = _unique(header)
@@ -527,6 +540,7 @@ def lookup_roster(
     lat_column: str | None = None,
     locate: Callable[[np.ndarray, np.ndarray], Sequence[Any]] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    crs: str | None = "wgs84",
 ) -> BatchResult:
     """Place every row of a roster.
 
@@ -544,7 +558,13 @@ def lookup_roster(
         Coordinate columns (found by header 经度/纬度/lon/lat when not given); used, with
         ``locate``, for rows whose address is blank or not matched.
     locate : callable, optional
-        ``locate(lon_array, lat_array) -> grid codes`` (None or '' where outside every grid).
+        ``locate(lon_array, lat_array) -> grid codes`` (None or '' where outside every grid),
+        called with CGCS2000 lon/lat.
+    crs : str, optional
+        CRS of the coordinate columns (:func:`geo_grid.crs.normalize_crs` names: ``wgs84``
+        by default, ``cgcs2000``, ``gcj02``, ``bd09``, ``epsg:4549`` metres). Each pair is
+        checked on its own (range, swapped lon/lat or x/y): a bad pair makes its row an
+        ``error`` with the reason, the other rows go on.
     progress : callable, optional
         ``progress(done, total)`` while matching.
 
@@ -552,10 +572,11 @@ def lookup_roster(
     -------
     BatchResult
         ``added`` has one row per roster row, in order, with the :data:`ADDED_COLUMNS` keys;
-        ``status`` is ``matched``, ``ambiguous``, ``unmatched``, ``located`` (by coordinates)
-        or ``error``.
+        ``status`` is ``matched``, ``ambiguous``, ``unmatched`` (addresses), ``located`` or
+        ``not_covered`` (by coordinates), or ``error``.
     """
     t0 = time.perf_counter()
+    crs_name = normalize_crs(crs)
     frame = roster.frame
     n = len(frame)
     addr_col = find_address_column(list(frame.columns), address_column)
@@ -625,10 +646,18 @@ def lookup_roster(
         lon = pd.to_numeric(frame[lon_col].iloc[todo], errors="coerce").to_numpy(dtype=float)
         lat = pd.to_numeric(frame[lat_col].iloc[todo], errors="coerce").to_numpy(dtype=float)
         ok = np.isfinite(lon) & np.isfinite(lat)
+        problems_xy: list[str | None] = [None] * len(todo)
+        if ok.any():
+            checked = coordinate_problems(lon[ok], lat[ok], crs_name)
+            for k, msg in zip(np.flatnonzero(ok), checked, strict=True):
+                if msg is not None:
+                    problems_xy[k] = msg
+                    ok[k] = False
         codes: list[Any] = [None] * len(todo)
         if ok.any():
             try:
-                got = list(locate(lon[ok], lat[ok]))
+                x, y = to_cgcs2000(lon[ok], lat[ok], crs_name, validate=False)
+                got = list(locate(np.atleast_1d(x), np.atleast_1d(y)))
             except Exception as exc:  # noqa: BLE001
                 raise InvalidInput(f"locating coordinates failed: {exc}") from exc
             for k, g in zip(np.flatnonzero(ok), got, strict=True):
@@ -637,19 +666,25 @@ def lookup_roster(
             has_xy = frame[lon_col].iat[i].strip() or frame[lat_col].iat[i].strip()
             if not has_xy:
                 continue
+            prev = out["note"][i]
             if not ok[k]:
-                if out["status"][i] == "":
+                reason = problems_xy[k] or "lon/lat are not numbers"
+                if out["status"][i] in ("", "unmatched", "ambiguous"):
                     out["status"][i] = "error"
-                    out["note"][i] = "lon/lat are not numbers"
+                    out["confidence"][i] = None
+                    out["note"][i] = f"coordinates: {reason}" + (
+                        f" (address: {prev})" if prev else "")
                 continue
             g = codes[k]
             if g is None or (isinstance(g, float) and math.isnan(g)) or g == "":
-                if out["status"][i] == "":
-                    out["status"][i] = "unmatched"
-                    out["note"][i] = "the coordinates are outside every grid"
+                if out["status"][i] in ("", "unmatched"):
+                    out["status"][i] = "not_covered"
+                    out["confidence"][i] = None
+                    out["note"][i] = "the coordinates are outside every grid" + (
+                        f" (address: {prev})" if prev else "")
                 continue
             g = str(g)
-            prev = out["note"][i]
+            was = out["status"][i]
             out["status"][i] = "located"
             out["confidence"][i] = 1.0
             out["grid_code"][i] = g
@@ -657,7 +692,11 @@ def lookup_roster(
             if ginfo:
                 out["grid_name"][i] = ginfo[0] or ""
                 out["community"][i] = ginfo[1] or ""
-            out["note"][i] = "located by coordinates" + (f" (address: {prev})" if prev else "")
+            if was == "ambiguous":
+                out["note"][i] = ("address ambiguous; the coordinates decided it"
+                                  + (f" (address: {prev})" if prev else ""))
+            else:
+                out["note"][i] = "located by coordinates" + (f" (address: {prev})" if prev else "")
             located += 1
     for i in range(n):
         if out["status"][i] == "":
@@ -676,11 +715,13 @@ def lookup_roster(
         "ambiguous": counts.get("ambiguous", 0),
         "unmatched": counts.get("unmatched", 0),
         "located": counts.get("located", 0),
+        "not_covered": counts.get("not_covered", 0),
         "errors": counts.get("error", 0),
         "by_community": dict(sorted(by_community.items(), key=lambda kv: -kv[1])),
         "id_problems": sum(1 for p in problems if p),
         "address_column": addr_col,
         "coordinate_columns": [lon_col, lat_col] if use_coords else None,
+        "crs": crs_name if use_coords else None,
         "header_row": roster.header_row + 1,
         "title_rows": len(roster.title_rows),
         "trimmed_blank_rows": roster.trimmed_blank_rows,
@@ -719,6 +760,11 @@ def lookup_records(
 
 
 # --------------------------------------------------------------------------- writing
+
+
+def _blank(v: Any) -> bool:
+    """None, NaN or '' (an added cell with nothing to say)."""
+    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and v == "")
 
 
 def _out_value(v: Any) -> Any:
@@ -783,7 +829,7 @@ def write_roster(result: BatchResult, path: str | Path) -> Path:
                 cell = text_cells[j]
                 cell.value = frame_cols[j][i] or None
                 line[j] = cell
-            line.extend(col[i] if col[i] != "" else None for col in added_cols)
+            line.extend(None if _blank(col[i]) else col[i] for col in added_cols)
             ws.append(line)
         wb.save(path)
         return path
@@ -798,7 +844,7 @@ def write_roster(result: BatchResult, path: str | Path) -> Path:
             w.writerow(header)
             for i in range(n):
                 w.writerow([c[i] for c in all_text]
-                           + ["" if col[i] is None else col[i] for col in added_cols])
+                           + ["" if _blank(col[i]) else col[i] for col in added_cols])
         return path
     raise InvalidInput(f"unsupported output format {suffix!r}: use .xlsx or .csv")
 
@@ -815,6 +861,7 @@ def run_batch(
     lat_column: str | None = None,
     locate: Callable[[np.ndarray, np.ndarray], Sequence[Any]] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    crs: str | None = "wgs84",
 ) -> dict[str, Any]:
     """Read a roster, place every row, write it out with the added columns.
 
@@ -826,7 +873,7 @@ def run_batch(
     matcher : AddressMatcher
     directory : GridDirectory, callable, mapping or DataFrame
         Building code → (grid code, grid name, community name).
-    address_column, sheet, lon_column, lat_column, locate, progress
+    address_column, sheet, lon_column, lat_column, locate, progress, crs
         See :func:`read_roster` and :func:`lookup_roster`.
 
     Returns
@@ -846,7 +893,7 @@ def run_batch(
     t1 = time.perf_counter()
     result = lookup_roster(roster, matcher, directory, address_column=address_column,
                            lon_column=lon_column, lat_column=lat_column, locate=locate,
-                           progress=progress)
+                           progress=progress, crs=crs)
     t2 = time.perf_counter()
     write_roster(result, path_out)
     t3 = time.perf_counter()

@@ -207,6 +207,35 @@ def check_lonlat(lon, lat) -> None:
         )
 
 
+def _metric_out(x, y):
+    return (x < 300_000) | (x > 700_000) | (y < 0) | (y > 6_200_000)
+
+
+def coordinate_problems(x, y, crs: str | None = "wgs84") -> list[str | None]:
+    """Check every pair on its own: the :func:`to_cgcs2000` validation message per pair
+    (not finite, out of range, looks swapped), or None where the pair is fine.
+
+    Vectorised for the common case (all fine); only the bad pairs are re-checked one by one
+    for their message.
+    """
+    name = normalize_crs(crs)
+    x = np.atleast_1d(np.asarray(x, dtype=float))
+    y = np.atleast_1d(np.asarray(y, dtype=float))
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.isfinite(x) & np.isfinite(y))
+        if name == "epsg:4549":
+            bad |= _metric_out(x, y)
+        else:
+            bad |= (np.abs(x) > 180) | (np.abs(y) > 90)
+    out: list[str | None] = [None] * len(x)
+    for i in np.flatnonzero(bad):
+        try:
+            to_cgcs2000(x[i:i + 1], y[i:i + 1], name)
+        except InvalidCoordinate as exc:
+            out[int(i)] = exc.message
+    return out
+
+
 def to_cgcs2000(x, y, crs: str | None = "wgs84", validate: bool = True):
     """Convert coordinates given in any accepted CRS to CGCS2000 lon/lat (vectorised).
 
@@ -232,7 +261,17 @@ def to_cgcs2000(x, y, crs: str | None = "wgs84", validate: bool = True):
             if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
                 raise InvalidCoordinate("coordinates must be finite numbers")
             # EPSG:4549 area of use: 118.5-121.5E; false easting 500 km, northing 0..~6,000 km
-            bad = (x < 300_000) | (x > 700_000) | (y < 0) | (y > 6_200_000)
+            bad = _metric_out(x, y)
+            swapped = bad & ~_metric_out(y, x)
+            if swapped.any():
+                i = int(np.flatnonzero(np.atleast_1d(swapped))[0])
+                xi, yi = np.atleast_1d(x)[i], np.atleast_1d(y)[i]
+                raise InvalidCoordinate(
+                    f"x={xi} is out of the EPSG:4549 easting range [300000, 700000] m and "
+                    f"y={yi} looks like an easting: x (easting) and y (northing) appear to be "
+                    "swapped (expected x≈500000, y≈3500000 here)",
+                    index=i, x=float(xi), y=float(yi),
+                )
             if bad.any():
                 i = int(np.flatnonzero(np.atleast_1d(bad))[0])
                 raise InvalidCoordinate(

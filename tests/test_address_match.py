@@ -182,3 +182,27 @@ def test_bad_input(matcher):
     b.loc[1, "number"] = 1
     with pytest.raises(InvalidInput, match="share the address"):
         AddressMatcher(b)
+
+
+def test_room_a_shop_cannot_have_lowers_confidence(matcher):
+    exact = matcher.match("锡兴路9号")
+    r = matcher.match("锡兴路9号1502室")
+    assert r.building_address == "锡兴路9号"
+    assert r.confidence < exact.confidence
+    assert any("room 1502 does not exist" in s and "2 floors" in s for s in r.reasons)
+
+
+def test_floor_beyond_the_building_lowers_confidence(matcher):
+    exact = matcher.match("叙丰家园12栋")
+    r = matcher.match("叙丰家园12栋9楼")
+    assert r.building_address == "叙丰家园12栋"
+    assert r.confidence < exact.confidence
+    assert any("floor 9 does not exist" in s for s in r.reasons)
+    ok = matcher.match("叙丰家园12栋5楼")
+    assert ok.confidence == exact.confidence and not any("floor" in s for s in ok.reasons)
+
+
+def test_ordinal_di_is_an_exact_match(matcher):
+    r = matcher.match("锡兴路第9号")
+    assert r.status == "matched" and r.building_address == "锡兴路9号"
+    assert r.confidence == 1.0

@@ -117,3 +117,17 @@ def test_parse_is_frozen():
     p = parse("叙丰家园12栋")
     with pytest.raises(AttributeError):
         p.number = 13  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("numeral", "value"),
+    [("一百二", 120), ("两百五", 250), ("一千二", 1200), ("一百零二", 102), ("一千零二十", 1020),
+     ("一百二十三", 123), ("三千", 3000)],
+)
+def test_chinese_to_int_colloquial_next_place_down(numeral, value):
+    assert chinese_to_int(numeral) == value
+
+
+def test_ordinal_di_before_a_number_is_dropped():
+    assert normalize_address("锡兴路第9号") == "锡兴路9号"
+    assert normalize_address("叙丰家园第十二栋") == "叙丰家园12栋"

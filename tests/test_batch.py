@@ -213,7 +213,7 @@ def test_coordinates_mode(tmp_path, setup):
     col = {h: k for k, h in enumerate(got[0])}
     assert got[2][col["网格编码"]] == "320214052029001"
     assert got[2][col["网格名称"]] == "网格001"
-    assert got[3][col["匹配状态"]] == "unmatched"
+    assert got[3][col["匹配状态"]] == "not_covered"
     assert got[4][col["匹配状态"]] == "error"
     assert got[5][col["匹配状态"]] == "error"
 
@@ -225,3 +225,93 @@ def test_lookup_records(setup):
     assert out[0]["grid_code"] == "320214052027002" and out[0]["match"]["status"] == "matched"
     assert out[1]["error"] == "empty address"
     assert out[2]["match"]["status"] == "unmatched" and out[2]["grid_code"] is None
+
+
+def test_csv_quoted_newlines_and_line_separators_kept(tmp_path, setup):
+    matcher, directory = setup
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    lines = [["序号", "联系\n电话", "地址", "备注"],
+             ["1", "13812345678", "叙丰家园3栋", "a\u2028b\x85c\x1cd"],
+             ["2", "13912345678", "万裕苑4栋", "第一行\n第二行"]]
+    with src.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(lines)
+    roster = read_roster(src)
+    assert roster.header == ("序号", "联系\n电话", "地址", "备注")
+    assert roster.kinds["联系\n电话"] == "phone"
+    assert len(roster.frame) == 2
+    report = run_batch(src, out, matcher, directory)
+    assert report["rows"] == 2 and report["matched"] == 2
+    with out.open(encoding="utf-8", newline="") as fh:
+        got = list(csv.reader(fh))
+    assert got[0][:4] == lines[0]
+    assert got[1][:4] == lines[1] and got[2][:4] == lines[2]
+
+
+def test_csv_confidence_blank_not_nan(tmp_path, setup):
+    matcher, directory = setup
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    src.write_text("序号,地址\n1,叙丰家园3栋\n2,\n", encoding="utf-8")
+    run_batch(src, out, matcher, directory)
+    got = list(csv.reader(out.open(encoding="utf-8", newline="")))
+    col = {h: k for k, h in enumerate(got[0])}
+    assert got[1][col["置信度"]] == "1.0"
+    assert got[2][col["匹配状态"]] == "error"
+    assert got[2][col["置信度"]] == ""
+    assert "nan" not in ",".join(got[2]).lower()
+    run_batch(src, tmp_path / "out.xlsx", matcher, directory)
+    rows = list(openpyxl.load_workbook(tmp_path / "out.xlsx").active.iter_rows(values_only=True))
+    assert rows[2][list(rows[0]).index("置信度")] is None
+
+
+def test_no_header_error_shows_no_personal_data(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text(f"序号,姓名,身份证号,电话\n1,张三,{VALID_ID},13812345678\n"
+                   f"2,李四,{VALID_ID},13912345678\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="no header row") as err:
+        read_roster(src)
+    text = str(err.value) + repr(err.value.details)
+    for secret in ("张三", "李四", VALID_ID, "13812345678"):
+        assert secret not in text
+    assert "身份证号" in text
+    msg = check_id_number("3.20214E+17")
+    assert "scientific" in msg and "3.20214" not in msg
+
+
+def test_coordinates_crs_swapped_and_ambiguous_note(tmp_path, setup):
+    _matcher, directory = setup
+    from geo_grid import crs as gcrs
+
+    b, _g, c = _district()
+    sib = b[b["compound"] == "叙丰家园"].copy()
+    sib["compound"] = "叙丰花园"
+    sib["code"] = sib["code"].str[:-5] + "9" + sib["code"].str[-4:]
+    sib["address"] = sib["address"].str.replace("家园", "花园")
+    matcher = AddressMatcher(pd.concat([b, sib], ignore_index=True), c)
+
+    calls = []
+
+    def locate(lon, lat):
+        calls.append((lon.copy(), lat.copy()))
+        return np.where((lon > 120) & (lon < 121), "320214052029001", None)
+
+    src = tmp_path / "in.csv"
+    src.write_text("编号,地址,经度,纬度\n1,,120.40,31.55\n2,,31.55,120.40\n3,,500,31\n"
+                   "4,叙丰佳园12栋,120.40,31.55\n", encoding="utf-8")
+    report = run_batch(src, tmp_path / "out.csv", matcher, directory, locate=locate)
+    got = list(csv.reader((tmp_path / "out.csv").open(encoding="utf-8")))
+    col = {h: k for k, h in enumerate(got[0])}
+    st = [r[col["匹配状态"]] for r in got[1:]]
+    assert st == ["located", "error", "error", "located"]
+    assert "swapped" in got[2][col["说明"]]
+    assert "out of range" in got[3][col["说明"]]
+    assert matcher.match("叙丰佳园12栋").status == "ambiguous"
+    assert "coordinates decided" in got[4][col["说明"]]
+    assert report["located"] == 2 and report["errors"] == 2 and report["crs"] == "wgs84"
+    # GCJ-02 input is converted before locating
+    gx, gy = gcrs.wgs84_to_gcj02(np.array([120.40]), np.array([31.55]))
+    src.write_text(f"编号,经度,纬度\n1,{float(gx[0])!r},{float(gy[0])!r}\n", encoding="utf-8")
+    calls.clear()
+    run_batch(src, tmp_path / "out2.csv", matcher, directory, locate=locate, crs="gcj02")
+    assert abs(calls[0][0][0] - 120.40) < 1e-7 and abs(calls[0][1][0] - 31.55) < 1e-7
+    with pytest.raises(InvalidInput):
+        run_batch(src, tmp_path / "out3.csv", matcher, directory, locate=locate, crs="nope")

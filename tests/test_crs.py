@@ -57,3 +57,22 @@ def test_out_of_range_and_unknown_crs():
         crs.to_cgcs2000(120.3, 31.5, "epsg:4549")
     with pytest.raises(UnknownCRS, match="accepted"):
         crs.normalize_crs("mercator")
+
+
+def test_epsg4549_swapped_pair_is_reported_as_swapped():
+    x, y = crs.to_metric(120.35, 31.55)
+    with pytest.raises(InvalidCoordinate, match="appear to be swapped"):
+        crs.to_cgcs2000(float(y), float(x), "epsg:4549")
+    lon, lat = crs.to_cgcs2000(float(x), float(y), "epsg:4549")
+    assert abs(float(lon) - 120.35) < 1e-9 and abs(float(lat) - 31.55) < 1e-9
+
+
+def test_coordinate_problems_per_pair():
+    got = crs.coordinate_problems([120.3, 31.5, 500.0, np.nan], [31.5, 120.3, 31.0, 1.0], "wgs84")
+    assert got[0] is None
+    assert "swapped" in got[1]
+    assert "out of range" in got[2]
+    assert "finite" in got[3]
+    x, y = crs.to_metric([120.3], [31.5])
+    got = crs.coordinate_problems([x[0], y[0]], [y[0], x[0]], "epsg:4549")
+    assert got[0] is None and "swapped" in got[1]

@@ -361,19 +361,29 @@ class AddressMatcher:
                 f"unit {p.unit} does not exist: building has {int(units)} unit"
                 f"{'s' if units != 1 else ''}"
             )
-        if p.room is not None and self._category[i] in _RESIDENTIAL:
-            floors, rpf = self._floors[i], self._rpf[i]
-            floor, door = divmod(int(p.room), 100)
-            if floors == floors and (floor < 1 or floor > floors):
+        floors, rpf = self._floors[i], self._rpf[i]
+        residential = self._category[i] in _RESIDENTIAL
+        room_floor = None
+        if p.room is not None:
+            room_floor, door = divmod(int(p.room), 100)
+            if floors == floors and (room_floor < 1 or room_floor > floors):
                 factor *= 0.85
                 reasons.append(
-                    f"room {p.room} does not exist: building has {int(floors)} floors"
+                    f"room {p.room} does not exist: building has {int(floors)} floor"
+                    f"{'s' if floors != 1 else ''}"
                 )
-            elif rpf == rpf and rpf > 0 and (door < 1 or door > rpf):
+            elif residential and rpf == rpf and rpf > 0 and (door < 1 or door > rpf):
                 factor *= 0.85
                 reasons.append(
                     f"room {p.room} does not exist: building has {int(rpf)} rooms per floor"
                 )
+        if (p.floor is not None and floors == floors and (p.floor < 1 or p.floor > floors)
+                and not (room_floor is not None and room_floor == p.floor)):
+            factor *= 0.85
+            reasons.append(
+                f"floor {p.floor} does not exist: building has {int(floors)} floor"
+                f"{'s' if floors != 1 else ''}"
+            )
         return factor, reasons
 
     def _result(

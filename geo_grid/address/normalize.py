@@ -91,8 +91,10 @@ _DIGIT = {
     "一": 1, "壹": 1, "二": 2, "贰": 2, "两": 2, "三": 3, "叁": 3, "四": 4, "肆": 4,
     "五": 5, "伍": 5, "六": 6, "陆": 6, "七": 7, "柒": 7, "八": 8, "捌": 8, "九": 9, "玖": 9,
 }
-_UNIT = {"十": 10, "拾": 10, "百": 100, "佰": 100}
-_NUMERAL_CHARS = "零〇○一壹二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰"
+_UNIT = {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "仟": 1000}
+_NUMERAL_CHARS = "零〇○一壹二贰两三叁四肆五伍六陆七柒八捌九玖十拾百佰千仟"
+#: ``第`` before a number with a marker after it is an ordinal word: ``第9号`` is ``9号``.
+_ORDINAL_DI = re.compile(r"第(?=\d+(?:号|栋|幢|座|单元|室|层|楼))")
 _NUMERAL_RUN = re.compile(f"[{_NUMERAL_CHARS}]+")
 
 _DASHES = re.compile(r"[－—–~〜～―‐‑‒_]+")
@@ -135,6 +137,8 @@ def chinese_to_int(numeral: str) -> int:
     --------
     >>> chinese_to_int("一百零八"), chinese_to_int("十二"), chinese_to_int("五〇二")
     (108, 12, 502)
+    >>> chinese_to_int("一百二"), chinese_to_int("两百五"), chinese_to_int("一千二")
+    (120, 250, 1200)
     """
     if not numeral:
         raise ValueError("empty numeral")
@@ -147,16 +151,22 @@ def chinese_to_int(numeral: str) -> int:
         return value
     total = 0
     digit = None
+    last_unit = None  # the unit just before the pending digit, with no 零 in between
     for ch in numeral:
         if ch in _DIGIT:
+            if _DIGIT[ch] == 0:
+                last_unit = None
             digit = _DIGIT[ch]
         elif ch in _UNIT:
             total += (1 if digit is None else digit) * _UNIT[ch]
             digit = None
+            last_unit = _UNIT[ch]
         else:
             raise ValueError(f"not a Chinese numeral: {ch!r}")
     if digit is not None:
-        total += digit
+        # colloquial 一百二 = 120, 一千二 = 1200: a last digit right after 百/千 is the next
+        # place down; 一百零二 = 102 keeps its 零
+        total += digit * (last_unit // 10 if last_unit and last_unit >= 100 else 1)
     return total
 
 
@@ -199,6 +209,7 @@ def _basic(text: str) -> str:
     s = _DASHES.sub("-", s)
     s = replace_chinese_numerals(s)
     s = _JUNK.sub("", s)
+    s = _ORDINAL_DI.sub("", s)
     s = _BUILDING.sub(r"\1栋", s)
     s = _UNIT_ROOM_HAO.sub(r"单元\1室", s)
     s = _ROOM.sub(r"\1室", s)
