@@ -16,7 +16,7 @@ from geo_grid.address import AddressMatcher
 from geo_grid.batch import GridDirectory
 from geo_grid.crs import to_cgcs2000
 from geo_grid.district import District
-from geo_grid.errors import GeoGridError
+from geo_grid.errors import GeoGridError, InvalidCoordinate
 from geo_grid.locator import GridLocator
 from geo_grid.privacy import mask_name, mask_phone
 
@@ -120,7 +120,11 @@ class Gazetteer:
         unmasked : bool
             Show names and phones in full (only for callers allowed to see them).
         """
-        x, y = to_cgcs2000(np.float64(lon), np.float64(lat), crs)
+        try:
+            x, y = to_cgcs2000(np.float64(lon), np.float64(lat), crs)
+        except InvalidCoordinate as exc:
+            exc.details.pop("index", None)  # one point: an array index means nothing here
+            raise
         idx = self.locator.locate_one(float(x), float(y))
         code = None if idx < 0 else str(self.locator.codes[idx])
         out = self.answer_for_grid(code, unmasked)
@@ -142,7 +146,12 @@ class Gazetteer:
 
     def lookup_many(self, items: list[Any]) -> tuple[list[dict[str, Any]], dict[str, int]]:
         """Answer a batch of items in order: address strings, ``{"address": ...}`` or
-        ``{"lon", "lat", "crs"}`` objects. A malformed item gets an ``error`` and the rest go on.
+        ``{"lon", "lat", "crs"}`` objects. A malformed item (a boolean coordinate, both an
+        address and lon/lat, an unknown shape) gets an ``error`` and the rest go on.
+
+        Statuses are those of the file batch (:func:`geo_grid.batch.lookup_roster`):
+        ``matched``/``ambiguous``/``unmatched`` for addresses, ``located``/``not_covered`` for
+        points, ``error`` for an item that could not be read.
 
         Returns
         -------
@@ -158,7 +167,10 @@ class Gazetteer:
             if isinstance(it, str):
                 addr_idx.append(i)
                 addrs.append(it)
-            elif isinstance(it, dict) and isinstance(it.get("address"), str) and "lon" not in it:
+            elif isinstance(it, dict) and "address" in it and ({"lon", "lat"} & set(it)):
+                out[i] = self._item(i, it, None, error="give either an address or lon/lat, "
+                                    "not both, in one item")
+            elif isinstance(it, dict) and isinstance(it.get("address"), str):
                 addr_idx.append(i)
                 addrs.append(it["address"])
             elif isinstance(it, dict) and {"lon", "lat"} <= set(it):
@@ -177,6 +189,9 @@ class Gazetteer:
                 code = m.get("grid_code") if r.status == "matched" else None
                 out[i] = self._item(i, text, code, status=r.status, match=m)
         for i, it in zip(pt_idx, pts, strict=True):
+            if isinstance(it["lon"], bool) or isinstance(it["lat"], bool):
+                out[i] = self._item(i, it, None, error="lon and lat must be numbers, not true/false")
+                continue
             try:
                 x, y = to_cgcs2000(np.float64(it["lon"]), np.float64(it["lat"]), it.get("crs", "wgs84"))
             except GeoGridError as exc:

@@ -98,3 +98,65 @@ def test_upload_over_the_limit_is_413_and_bad_files_422(http):
     assert r.status_code == 413 and r.headers["content-type"].startswith(PROBLEM)
     r = http.post("/api/v1/lookup/batch", files={"file": ("x.pdf", b"%PDF", "application/pdf")})
     assert r.status_code == 422 and ".csv" in r.json()["detail"]
+
+
+def test_json_items_bool_both_and_statuses_match_the_file_batch(http, district):
+    g = district.grids.iloc[50]
+    p = g.geometry.representative_point()
+    addr = district.buildings["address"].iloc[10]
+    items = [{"lon": True, "lat": 31.5}, {"lon": 120.3, "lat": False},
+             {"address": addr, "lon": p.x, "lat": p.y}, {"address": addr, "lat": p.y},
+             {"lon": p.x, "lat": p.y}, {"lon": 100.0, "lat": 30.0}]
+    r = http.post("/api/v1/lookup/batch", json=items)
+    assert r.status_code == 200
+    res = r.json()["results"]
+    assert res[0]["status"] == "error" and "true/false" in res[0]["error"]
+    assert res[1]["status"] == "error" and "true/false" in res[1]["error"]
+    assert res[2]["status"] == "error" and "not both" in res[2]["error"]
+    assert res[3]["status"] == "error" and "not both" in res[3]["error"]
+    assert res[4]["status"] == "located" and res[4]["grid"]["code"] == g["code"]
+    assert res[5]["status"] == "not_covered" and res[5]["grid"] is None
+    # the uploaded roster uses the same point status words
+    csv = f"编号,经度,纬度\n1,{p.x!r},{p.y!r}\n2,100.0,30.0\n3,{p.y!r},{p.x!r}\n"
+    r = http.post("/api/v1/lookup/batch", files={"file": ("p.csv", csv.encode(), "text/csv")})
+    assert r.status_code == 200, r.text
+    out = pd.read_csv(io.BytesIO(r.content), dtype=str)
+    assert list(out["匹配状态"]) == ["located", "not_covered", "error"]
+    assert "swapped" in out["说明"].iloc[2]
+    assert out["网格编码"].iloc[0] == g["code"]
+
+
+def test_upload_crs_and_sheet_fields(http, district):
+    from geo_grid.crs import wgs84_to_gcj02
+
+    g = district.grids.iloc[60]
+    p = g.geometry.representative_point()
+    glon, glat = wgs84_to_gcj02(p.x, p.y)
+    wb = openpyxl.Workbook()
+    wb.active.title = "说明"
+    wb.active.append(["填表说明"])
+    ws = wb.create_sheet("点位")
+    ws.append(["编号", "经度", "纬度"])
+    ws.append([1, float(glon), float(glat)])
+    buf = io.BytesIO()
+    wb.save(buf)
+    r = http.post("/api/v1/lookup/batch", data={"crs": "gcj02", "sheet": "点位"},
+                  files={"file": ("p.xlsx", buf.getvalue(), "application/octet-stream")})
+    assert r.status_code == 200, r.text
+    assert json.loads(r.headers["x-batch-summary"])["crs"] == "gcj02"
+    out = pd.read_excel(io.BytesIO(r.content), dtype=str, engine="calamine")
+    assert out["匹配状态"].iloc[0] == "located" and out["网格编码"].iloc[0] == g["code"]
+    r = http.post("/api/v1/lookup/batch", data={"crs": "utm"},
+                  files={"file": ("p.xlsx", buf.getvalue(), "application/octet-stream")})
+    assert r.status_code == 422 and r.json()["code"] == "unknown_crs"
+    r = http.post("/api/v1/lookup/batch", data={"sheet": "无此表"},
+                  files={"file": ("p.xlsx", buf.getvalue(), "application/octet-stream")})
+    assert r.status_code == 422 and "无此表" in r.json()["detail"]
+
+
+def test_single_lookup_problem_has_no_index(http):
+    r = http.get("/api/v1/lookup", params={"lon": 31.55, "lat": 120.36})
+    assert r.status_code == 422 and "swapped" in r.json()["detail"]
+    assert "index" not in r.json()
+    r = http.get("/api/v1/lookup", params={"lon": 500.0, "lat": 31.0})
+    assert r.status_code == 422 and "index" not in r.json()

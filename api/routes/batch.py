@@ -10,10 +10,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from api.deps import service
 from api.state import ServiceState
 from geo_grid.batch import run_batch
+from geo_grid.crs import CRS_NAMES, normalize_crs
 from geo_grid.errors import InvalidInput, PayloadTooLarge
 
 router = APIRouter(tags=["lookup"])
@@ -28,7 +30,10 @@ BATCH_DOC = {
                       {"type": "object", "properties": {"lon": {"type": "number"}, "lat": {"type": "number"},
                                                         "crs": {"type": "string"}}}]}}},
         "multipart/form-data": {"schema": {"type": "object", "properties": {
-            "file": {"type": "string", "format": "binary"}, "address_column": {"type": "string"}}}},
+            "file": {"type": "string", "format": "binary"}, "address_column": {"type": "string"},
+            "crs": {"type": "string", "enum": list(CRS_NAMES), "default": "wgs84",
+                    "description": "CRS of the roster's lon/lat (or x/y) columns"},
+            "sheet": {"type": "string", "description": "xlsx sheet name (the first by default)"}}}},
     }},
 }
 
@@ -43,7 +48,8 @@ async def lookup_batch(request: Request, state: ServiceState = Depends(service))
       strings, ``{"address": ...}`` or ``{"lon", "lat", "crs"}`` objects →
       ``{"results": [...], "summary": {...}}``, in order; a bad item says why and the rest go on.
     - ``multipart/form-data`` with ``file`` (``.csv`` or ``.xlsx``, up to ``max_upload_bytes``) and
-      optional ``address_column`` → the same rows back in the same format with grid code and name,
+      optional ``address_column``, ``crs`` (of the coordinate columns: wgs84 by default, cgcs2000,
+      gcj02, bd09, epsg:4549) and ``sheet`` (xlsx sheet name) → the same rows back in the same format with grid code and name,
       community, match status, confidence and best candidate added; the summary report is in the
       ``X-Batch-Summary`` header (JSON).
     """
@@ -80,6 +86,9 @@ async def _file(request: Request, state: ServiceState, limit: int):
     if suffix not in MEDIA:
         raise InvalidInput(f"file {upload.filename!r}: only .csv and .xlsx rosters are accepted")
     column = form.get("address_column")
+    crs = normalize_crs(str(form.get("crs") or "wgs84"))  # an unknown name is a 422 before the upload
+    sheet = form.get("sheet")
+    sheet = str(sheet) if sheet and not isinstance(sheet, UploadFile) else None
     tmp = tempfile.TemporaryDirectory(prefix="geo-grid-batch-")
     src = Path(tmp.name) / f"in{suffix}"
     size = 0
@@ -95,7 +104,7 @@ async def _file(request: Request, state: ServiceState, limit: int):
     try:
         report = await run_in_threadpool(
             run_batch, src, dst, gaz.matcher, gaz.directory,
-            address_column=str(column) if column else None,
+            address_column=str(column) if column else None, sheet=sheet, crs=crs,
             locate=lambda lon, lat: gaz.locator.codes_of(gaz.locator.locate(lon, lat)))
     except Exception:
         tmp.cleanup()
