@@ -331,6 +331,10 @@ class Roster:
         CSV encoding read (written back the same).
     sheet : str or None
         The sheet read.
+    trimmed_blank_rows : int
+        Blank rows dropped at the end.
+    source : str or None
+        The file read (an xlsx written back keeps its other sheets and merged cells).
     """
 
     frame: pd.DataFrame
@@ -344,6 +348,7 @@ class Roster:
     encoding: str = "utf-8"
     sheet: str | None = None
     trimmed_blank_rows: int = 0
+    source: str | None = None
 
 
 def _read_grid(path: Path, sheet: str | int | None) -> tuple[list[list[Any]], str, str | None]:
@@ -491,6 +496,7 @@ def read_roster(
         encoding=encoding or "utf-8",
         sheet=sheet_name,
         trimmed_blank_rows=trimmed,
+        source=str(path),
     )
 
 
@@ -778,11 +784,47 @@ def _out_value(v: Any) -> Any:
     return v
 
 
+def _write_into_workbook(result: BatchResult, path: Path, header: list[str],
+                         added_cols: list[list[Any]], text_cols: list[int],
+                         frame_cols: dict[int, list[str]]) -> Path:
+    """Write the added columns into a copy of the source workbook: its other sheets, merged
+    title cells, styles and column widths stay as they were."""
+    from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
+
+    roster = result.roster
+    src = Path(roster.source or "")
+    try:
+        wb = load_workbook(src, keep_vba=src.suffix.lower() == ".xlsm")
+    except Exception as exc:  # noqa: BLE001 - any reader failure is the caller's file
+        raise InvalidInput(f"cannot reopen {src.name} to write it back: {exc}") from exc
+    ws = wb[roster.sheet] if roster.sheet in wb.sheetnames else wb.worksheets[0]
+    ncol = len(roster.header)
+    hrow = roster.header_row + 1  # 1-based sheet row of the header
+    for k, lab in enumerate(header[ncol:]):
+        ws.cell(row=hrow, column=ncol + 1 + k, value=lab)
+        ws.column_dimensions[get_column_letter(ncol + 1 + k)].width = (
+            24 if lab in ("说明", "匹配楼栋", "数据问题") else 16)
+    for i in range(len(roster.frame)):
+        r = hrow + 1 + i
+        for j in text_cols:
+            cell = ws.cell(row=r, column=j + 1)
+            cell.value = frame_cols[j][i] or None
+            cell.number_format = "@"
+        for k, col in enumerate(added_cols):
+            if not _blank(col[i]):
+                ws.cell(row=r, column=ncol + 1 + k, value=col[i])
+    wb.save(path)
+    return path
+
+
 def write_roster(result: BatchResult, path: str | Path) -> Path:
     """Write the roster with its added columns, in the format of ``path``'s suffix.
 
-    xlsx: openpyxl (write-only), title rows first, then the header, then one line per row;
-    ID and phone columns written as text (number format ``@``), other cells as read.
+    xlsx from an xlsx roster: the source workbook is reopened with openpyxl and the columns are
+    added to the processed sheet, so other sheets, merged title cells and styles are kept.
+    Otherwise openpyxl (write-only), title rows first, then the header, then one line per row.
+    ID and phone columns are written as text (number format ``@``), other cells as read.
     CSV: the encoding of the input (UTF-8 with BOM for an xlsx input, so Excel opens it).
 
     Returns
@@ -800,6 +842,10 @@ def write_roster(result: BatchResult, path: str | Path) -> Path:
     n = len(roster.frame)
     frame_cols = {j: roster.frame[lab].tolist() for j, lab in enumerate(labels) if j in text_set}
     suffix = path.suffix.lower()
+    if (suffix in (".xlsx", ".xlsm") and roster.format == "xlsx" and roster.source
+            and Path(roster.source).suffix.lower() in (".xlsx", ".xlsm")
+            and Path(roster.source).exists()):
+        return _write_into_workbook(result, path, header, added_cols, text_cols, frame_cols)
     if suffix in (".xlsx", ".xlsm"):
         from openpyxl import Workbook
         from openpyxl.cell import WriteOnlyCell

@@ -144,7 +144,9 @@ def test_upload_crs_and_sheet_fields(http, district):
                   files={"file": ("p.xlsx", buf.getvalue(), "application/octet-stream")})
     assert r.status_code == 200, r.text
     assert json.loads(r.headers["x-batch-summary"])["crs"] == "gcj02"
-    out = pd.read_excel(io.BytesIO(r.content), dtype=str, engine="calamine")
+    back = pd.read_excel(io.BytesIO(r.content), dtype=str, engine="calamine", sheet_name=None)
+    assert list(back) == ["说明", "点位"]  # the other sheet is kept
+    out = back["点位"]
     assert out["匹配状态"].iloc[0] == "located" and out["网格编码"].iloc[0] == g["code"]
     r = http.post("/api/v1/lookup/batch", data={"crs": "utm"},
                   files={"file": ("p.xlsx", buf.getvalue(), "application/octet-stream")})

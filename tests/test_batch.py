@@ -315,3 +315,27 @@ def test_coordinates_crs_swapped_and_ambiguous_note(tmp_path, setup):
     assert abs(calls[0][0][0] - 120.40) < 1e-7 and abs(calls[0][1][0] - 31.55) < 1e-7
     with pytest.raises(InvalidInput):
         run_batch(src, tmp_path / "out3.csv", matcher, directory, locate=locate, crs="nope")
+
+
+def test_xlsx_output_keeps_other_sheets_and_merged_title(tmp_path, setup):
+    matcher, directory = setup
+    src, out = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    _write_xlsx(src)
+    wb = openpyxl.load_workbook(src)
+    wb.create_sheet("说明").append(["本表由社区填报"])
+    wb.save(src)
+    report = run_batch(src, out, matcher, directory)
+    assert report["rows"] == len(ROWS)
+    got = openpyxl.load_workbook(out)
+    assert got.sheetnames == ["花名册", "说明"]
+    assert got["说明"]["A1"].value == "本表由社区填报"
+    ws = got["花名册"]
+    assert "A1:F1" in {str(r) for r in ws.merged_cells.ranges}
+    rows = list(ws.iter_rows(values_only=True))
+    header = list(rows[2])
+    assert header[:6] == ["序号", "姓 名", "身份证号码", "联系\n电话", "住址（详细）", "备注"]
+    assert header[6:] == list(ADDED_COLUMNS.values())
+    col = {h: k for k, h in enumerate(header)}
+    assert rows[3][col["网格编码"]] == "320214052027001"
+    assert rows[5][col["匹配状态"]] == "error" and rows[5][col["置信度"]] is None
+    assert ws.cell(row=4, column=3).number_format == "@"
