@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,20 +27,32 @@ class Snapshot:
 
     @classmethod
     def load(cls, store: Store, previous: Snapshot | None = None) -> Snapshot:
-        """Read the district and build its indexes (reusing ``previous``'s boundary indexes)."""
-        district = store.load_district()
+        """Read the district and build its indexes (reusing ``previous``'s boundary indexes).
+
+        The district and its assignment version are read in one read transaction, so the
+        version stamped on scenarios computed from this snapshot is the one they were computed
+        from."""
+        district, version = store.load_district_versioned()
         gaz = previous.gazetteer.with_district(district) if previous else Gazetteer.build(district)
-        return cls(district, gaz, grid_stats(district), history.current_version(store))
+        return cls(district, gaz, grid_stats(district), version)
 
 
 @dataclass
 class ServiceState:
-    """The running service: its store and the current :class:`Snapshot`."""
+    """The running service: its store and the current :class:`Snapshot`.
+
+    Another process (``geo-grid rebalance --apply``, ``geo-grid assign``) may change the store's
+    assignment while the service runs: reads compare the store's version with the snapshot's at
+    most once every :attr:`check_interval` seconds, and computing or applying a scenario always
+    does, reloading the snapshot when it changed.
+    """
 
     store: Store
-    view: Snapshot
+    snapshot: Snapshot
     write_lock: threading.Lock = field(default_factory=threading.Lock)
+    check_interval: float = 1.0
     _coverage: tuple | None = None
+    _checked: float = field(default_factory=time.monotonic)
 
     @classmethod
     def open(cls, store: Store) -> ServiceState:
@@ -47,6 +60,24 @@ class ServiceState:
         state = cls(store, Snapshot.load(store))
         gc.freeze()  # big long-lived index objects: keep them out of every GC pass
         return state
+
+    @property
+    def view(self) -> Snapshot:
+        """The current snapshot (reloaded first if the store changed under it)."""
+        if time.monotonic() - self._checked >= self.check_interval:
+            self.refresh()
+        return self.snapshot
+
+    def refresh(self) -> bool:
+        """Reload the snapshot if the store's assignment version differs from it; True if it did."""
+        self._checked = time.monotonic()
+        if self.store.assignment_version() == self.snapshot.assignment_version:
+            return False
+        with self.write_lock:
+            if self.store.assignment_version() == self.snapshot.assignment_version:
+                return False
+            self.reload()
+        return True
 
     @property
     def district(self) -> District:
@@ -75,7 +106,8 @@ class ServiceState:
         from geo_grid.assign import Scenario, rebalance
 
         scenario = Scenario.from_dict(spec)
-        view = self.view
+        self.refresh()
+        view = self.snapshot
         result = rebalance(view.district, scenario).to_dict()
         sid = history.save_scenario(self.store, scenario.name, scenario.to_dict(), result,
                                     view.assignment_version)
@@ -92,15 +124,21 @@ class ServiceState:
     def apply_scenario(self, sid: str) -> dict[str, Any]:
         """Make a scenario's assignment current, then reload the district."""
         with self.write_lock:
-            out = history.apply_scenario(self.store, sid)
-            self.reload()
+            try:
+                out = history.apply_scenario(self.store, sid)
+            finally:
+                if self.store.assignment_version() != self.snapshot.assignment_version:
+                    self.reload()
         return out
 
     def revert(self) -> dict[str, Any]:
         """Restore the previous assignment, then reload the district."""
         with self.write_lock:
-            out = history.revert(self.store)
-            self.reload()
+            try:
+                out = history.revert(self.store)
+            finally:
+                if self.store.assignment_version() != self.snapshot.assignment_version:
+                    self.reload()
         return out
 
     def coverage(self):
@@ -115,5 +153,6 @@ class ServiceState:
 
     def reload(self) -> None:
         """Re-read the district (after an assignment change) and swap the snapshot."""
-        self.view = Snapshot.load(self.store, self.view)
+        self.snapshot = Snapshot.load(self.store, self.snapshot)
+        self._checked = time.monotonic()
         gc.freeze()

@@ -207,9 +207,10 @@ def uncovered_lists(result) -> dict:
 
 def _bstat(district: District, sv: ScenarioView, phase: str) -> pd.DataFrame:
     if phase == "after":
-        asg = sv.assignment if sv.assignment is not None and not sv.assignment.empty else None
-        if asg is None:
-            asg = _apply_moves(district.assignment, sv.moves)
+        # the stored result's assignment, even when empty (everybody out); moves only without one
+        asg = sv.assignment if sv.assignment is not None else _apply_moves(district.assignment, sv.moves)
+        if asg is not None and asg.empty and not {"member_id", "building_code"} <= set(asg.columns):
+            asg = pd.DataFrame(columns=["member_id", "building_code"])
         return D.building_status(district, asg, sv.unavailable, sv.uncovered)
     return D.building_status(district, None, sv.unavailable, sv.uncovered_before)
 

@@ -14,6 +14,7 @@ object, assignment version, tiles and scenario (16 entries).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -138,19 +139,44 @@ def _page(html: str, tiles: dict) -> HTMLResponse:
                                        "Cache-Control": "no-cache"})
 
 
-def with_uncovered(district: District, scenario: Any) -> Any:
+def base_district(request: Request, district: District, scenario: Any) -> District:
+    """The district as the scenario was computed on: the assignment of its ``base_version``
+    (kept in the store's history) and the members' availability before any apply since.
+
+    Falls back to ``district`` when there is no service store or the scenario has no base."""
+    svc = getattr(request.app.state, "service", None)
+    store = getattr(svc, "store", None)
+    if store is None or not isinstance(scenario, dict) or "base_version" not in scenario:
+        return district
+    base = scenario.get("base_version")
+    if base == getattr(svc.view, "assignment_version", None) and scenario.get("status") != "applied":
+        return district
+    from geo_grid.store import history
+
+    rows = history.assignment_at(store, base)
+    members = district.members
+    back = history.unavailable_since(store, base)
+    if back and members is not None and len(members):
+        members = members.copy()
+        members.loc[members["id"].isin(back), "available"] = True
+    return dataclasses.replace(district, assignment=rows, members=members)
+
+
+def with_uncovered(district: District, scenario: Any, base_known: bool = False) -> Any:
     """Add per-building uncovered lists to a stored scenario that lacks them.
 
     A stored result (``RebalanceResult.to_dict()``) carries grid totals only; re-running the
-    deterministic rebalance of its spec gives the buildings behind them. Skipped for applied
-    scenarios (the district has changed since) and when ``geo_grid.assign`` is missing.
+    deterministic rebalance of its spec on the district it was computed on (``district`` must be
+    that one: see :func:`base_district`) gives the buildings behind them. Skipped for applied
+    scenarios unless ``base_known`` (the district has changed since), and when
+    ``geo_grid.assign`` is missing.
     """
     if not isinstance(scenario, dict):
         return scenario
     res = scenario.get("result") if isinstance(scenario.get("result"), dict) else scenario
     if any(k in res for k in ("uncovered", "uncovered_after")) or not isinstance(scenario.get("spec"), dict):
         return scenario
-    if scenario.get("status") == "applied":
+    if scenario.get("status") == "applied" and not base_known:
         return scenario
     try:
         from geo_grid.assign import Scenario, rebalance
@@ -159,6 +185,21 @@ def with_uncovered(district: District, scenario: Any) -> Any:
     except Exception:  # noqa: BLE001 - the map then shows buildings without any active member
         return scenario
     return dict(scenario, result=dict(res, **extra))
+
+
+def _scenario_page(request: Request, sid: str, kind: str, render: Callable) -> HTMLResponse:
+    district, version = district_of(request)
+    scenario = scenario_of(request, sid)
+    tiles = tiles_of(request)
+    state = (scenario.get("status"), scenario.get("base_version")) if isinstance(scenario, dict) else None
+    key = (kind, sid, version, state, tuple(sorted(tiles.items())))
+
+    def build() -> str:
+        base = base_district(request, district, scenario)
+        return render_html(render(base, with_uncovered(base, scenario, base_known=base is not district),
+                                  asset_mode="served", static_prefix=STATIC_PREFIX, **tiles))
+
+    return _page(_cached(request, key, build), tiles)
 
 
 # ------------------------------------------------------------------ routes
@@ -181,27 +222,13 @@ def coverage_page(request: Request) -> HTMLResponse:
 
 @router.get("/map/scenarios/{sid}", response_class=HTMLResponse, summary="Emergency map of a scenario")
 def scenario_page(sid: str, request: Request) -> HTMLResponse:
-    district, version = district_of(request)
-    scenario = scenario_of(request, sid)
-    tiles = tiles_of(request)
-    key = ("scenario", sid, version, tuple(sorted(tiles.items())))
-    html = _cached(request, key, lambda: render_html(emergency_map(
-        district, with_uncovered(district, scenario), asset_mode="served",
-        static_prefix=STATIC_PREFIX, **tiles)))
-    return _page(html, tiles)
+    return _scenario_page(request, sid, "scenario", emergency_map)
 
 
 @router.get("/map/scenarios/{sid}/compare", response_class=HTMLResponse,
             summary="Before/after maps of a scenario, side by side and synchronised")
 def compare_view(sid: str, request: Request) -> HTMLResponse:
-    district, version = district_of(request)
-    scenario = scenario_of(request, sid)
-    tiles = tiles_of(request)
-    key = ("compare", sid, version, tuple(sorted(tiles.items())))
-    html = _cached(request, key, lambda: render_html(compare_page(
-        district, with_uncovered(district, scenario), asset_mode="served",
-        static_prefix=STATIC_PREFIX, **tiles)))
-    return _page(html, tiles)
+    return _scenario_page(request, sid, "compare", compare_page)
 
 
 def mount_static(app: FastAPI, prefix: str = STATIC_PREFIX) -> None:

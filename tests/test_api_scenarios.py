@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -106,6 +109,85 @@ def kept_store(own_store):
     store = Store(own_store)
     yield store
     store.close()
+
+
+def _uncovered_counts(html: str) -> list[int]:
+    """Features in each uncovered-buildings layer of a map page, in page order."""
+    dec = json.JSONDecoder()
+    out = []
+    for m in re.finditer(r"GG\.geo\([\w$]+, ", html):
+        data, end = dec.raw_decode(html, m.end())
+        spec, _ = dec.raw_decode(html, html.index("{", end))
+        if "gg-uncovered" in spec.get("className", ""):
+            out.append(len(data["features"]))
+    return out
+
+
+def test_maps_draw_the_stored_result_before_and_after_apply(http):
+    body = http.post("/api/v1/scenarios", json={"name": "map", "unavailable_fraction": 0.3, "seed": 7,
+                                                "walk_limit_m": 1200}).json()
+    sid, s = body["id"], body["summary"]
+    want = [s["before"]["uncovered_buildings"], s["uncovered_buildings"]]
+    assert want[0] > 0
+
+    def counts():
+        return (_uncovered_counts(http.get(f"/map/scenarios/{sid}").text),
+                _uncovered_counts(http.get(f"/map/scenarios/{sid}/compare").text))
+
+    assert counts() == ([want[1]], want)
+    assert http.post(f"/api/v1/scenarios/{sid}/apply").status_code == 200
+    assert counts() == ([want[1]], want)
+    assert http.post("/api/v1/assignments/revert").status_code == 200
+
+
+def test_map_of_an_older_scenario_matches_its_summary(http):
+    old = http.post("/api/v1/scenarios", json={"name": "old", "unavailable_fraction": 0.25, "seed": 3}).json()
+    new = http.post("/api/v1/scenarios", json={"name": "new", "unavailable_fraction": 0.1, "seed": 4}).json()
+    assert http.post(f"/api/v1/scenarios/{new['id']}/apply").status_code == 200
+    s = old["summary"]
+    html = http.get(f"/map/scenarios/{old['id']}/compare").text
+    assert _uncovered_counts(html) == [s["before"]["uncovered_buildings"], s["uncovered_buildings"]]
+    assert http.post("/api/v1/assignments/revert").status_code == 200
+
+
+def test_empty_assignment_then_revert_stack(http, district):
+    base = http.get("/api/v1/coverage").json()["totals"]["uncovered_buildings"]
+    out0 = {m["id"] for m in http.get("/api/v1/members").json() if not m["available"]}
+    one = http.post("/api/v1/scenarios", json={"name": "few", "unavailable_fraction": 0.1, "seed": 5}).json()
+    assert http.post(f"/api/v1/scenarios/{one['id']}/apply").status_code == 200
+    after_one = http.get("/api/v1/coverage").json()["totals"]
+    out_one = {m["id"] for m in http.get("/api/v1/members").json() if not m["available"]}
+    all_out = http.post("/api/v1/scenarios", json={"name": "all", "unavailable_fraction": 1.0}).json()
+    assert http.post(f"/api/v1/scenarios/{all_out['id']}/apply").status_code == 200
+    ms = http.get("/api/v1/members").json()
+    assert all(not m["available"] and m["buildings"] == [] for m in ms)
+
+    r = http.post("/api/v1/assignments/revert")
+    assert r.status_code == 200, r.text
+    assert r.json()["reverted_scenario"] == all_out["id"]
+    assert http.get("/api/v1/coverage").json()["totals"] == after_one
+    assert {m["id"] for m in http.get("/api/v1/members").json() if not m["available"]} == out_one
+    r = http.post("/api/v1/assignments/revert")
+    assert r.json()["reverted_scenario"] == one["id"]
+    assert http.get("/api/v1/coverage").json()["totals"]["uncovered_buildings"] == base
+    assert {m["id"] for m in http.get("/api/v1/members").json() if not m["available"]} == out0
+
+
+def test_changes_by_another_process_are_noticed(http, kept_store):
+    from geo_grid.store import history
+
+    rows = history.assignment_at(kept_store, history.current_version(kept_store))
+    first = rows["building_code"].iloc[0]
+    version = history.replace_assignment(kept_store, rows[rows["building_code"] != first])
+    body = http.post("/api/v1/scenarios", json={"name": "after cli", "unavailable_fraction": 0.05,
+                                                "seed": 2}).json()
+    assert history.get_scenario(kept_store, body["id"])["base_version"] == version
+    time.sleep(1.1)
+    assert http.get("/api/v1/coverage").json()["totals"]["uncovered_buildings"] == 1
+    assert http.post(f"/api/v1/scenarios/{body['id']}/apply").status_code == 200
+    assert http.post("/api/v1/assignments/revert").json()["reverted_scenario"] == body["id"]
+    assert http.post("/api/v1/assignments/revert").json()["reverted_scenario"] is None
+    assert http.get("/api/v1/coverage").json()["totals"]["uncovered_buildings"] == 0
 
 
 def test_bad_scenarios_are_422(http):

@@ -1,7 +1,8 @@
 """Scenarios, their results, and the assignment history kept in the store.
 
-An assignment *version* is the ``valid_from`` stamp its rows share; the current version's rows
-have ``valid_to`` NULL. Applying a scenario or reverting closes every current row and inserts the
+An assignment *version* is a stamp recorded in ``assignment_versions`` (so a version exists even
+when its assignment is empty); its rows carry it as ``valid_from``, and the current version's
+rows have ``valid_to`` NULL. Applying a scenario or reverting closes every current row and inserts the
 new rows with one stamp, in one ``BEGIN IMMEDIATE`` transaction: SQLite lets one writer in at a
 time, and a scenario computed against another version than the current one is refused
 (:class:`~geo_grid.errors.Conflict`), so two rebalances at once can never leave a mixed assignment.
@@ -14,7 +15,8 @@ import uuid
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy import inspect as sa_inspect
 
 from geo_grid.errors import Conflict, NotFound
 from geo_grid.store import schema
@@ -31,10 +33,8 @@ def _immediate(store: Store):
 
 
 def current_version(store: Store) -> str | None:
-    """The ``valid_from`` stamp of the current assignment (None if there is none)."""
-    a = schema.assignments
-    with store.engine.connect() as conn:
-        return conn.execute(select(func.max(a.c.valid_from)).where(a.c.valid_to.is_(None))).scalar()
+    """The current assignment version (None if there is none)."""
+    return store.assignment_version()
 
 
 def save_scenario(store: Store, name: str, spec: dict[str, Any], result: dict[str, Any],
@@ -72,12 +72,63 @@ def list_scenarios(store: Store) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+def _ensure_versions(conn) -> None:
+    schema.assignment_versions.create(conn, checkfirst=True)
+
+
+def _new_stamp(conn, current: str | None) -> str:
+    stamp = now_iso()
+    v = schema.assignment_versions
+    while stamp == current or conn.execute(select(v.c.fid).where(v.c.version == stamp)).first():
+        stamp = now_iso()
+    return stamp
+
+
 def _replace_current(conn, rows: pd.DataFrame, scenario_id: str | None, stamp: str) -> None:
     a = schema.assignments
     conn.execute(update(a).where(a.c.valid_to.is_(None)).values(valid_to=stamp))
     new = rows.assign(valid_from=stamp, valid_to=None, scenario_id=scenario_id)
     if len(new):
         conn.execute(insert(a), _records(new, [c.name for c in a.columns if c.name != "fid"]))
+
+
+def _push(conn, stamp: str, previous: str | None, kind: str, scenario_id: str | None = None,
+          flipped: list[str] | None = None) -> None:
+    conn.execute(insert(schema.assignment_versions).values(
+        version=stamp, previous=previous, kind=kind, scenario_id=scenario_id,
+        flipped=json.dumps(flipped or []), created_at=now_iso()))
+
+
+def _rows_of(conn, version: str | None) -> pd.DataFrame:
+    a = schema.assignments
+    if version is None:
+        return pd.DataFrame(columns=list(ASSIGNMENT_COLUMNS))
+    cols = [a.c[c] for c in ASSIGNMENT_COLUMNS]
+    rows = conn.execute(select(*cols).where(a.c.valid_from == version)
+                        .order_by(a.c.building_code, a.c.member_id)).mappings().all()
+    return pd.DataFrame([dict(r) for r in rows], columns=list(ASSIGNMENT_COLUMNS))
+
+
+def assignment_at(store: Store, version: str | None) -> pd.DataFrame:
+    """The assignment rows of a version (``ASSIGNMENT_COLUMNS``; empty for an empty version)."""
+    with store.engine.connect() as conn:
+        return _rows_of(conn, version)
+
+
+def unavailable_since(store: Store, version: str | None) -> list[str]:
+    """Members made unavailable by the applies after ``version`` that are still in force."""
+    v = schema.assignment_versions
+    with store.engine.connect() as conn:
+        if not sa_inspect(conn).has_table(v.name):
+            return []
+        fid = conn.execute(select(v.c.fid).where(v.c.version == version)).scalar() if version else None
+        q = select(v.c.flipped).where(v.c.undone_by.is_(None), v.c.kind == "apply")
+        if fid is not None:
+            q = q.where(v.c.fid > fid)
+        out: set[str] = set()
+        for f in conn.execute(q).scalars():
+            out |= set(json.loads(f or "[]"))
+    return sorted(out)
 
 
 def _set_available(conn, ids: list[str], value: bool) -> None:
@@ -105,21 +156,22 @@ def apply_scenario(store: Store, sid: str) -> dict[str, Any]:
                 raise NotFound(f"scenario {sid} does not exist", scenario=sid)
             if row["status"] == "applied":
                 raise Conflict(f"scenario {sid} is already applied")
-            a = schema.assignments
-            current = conn.execute(select(func.max(a.c.valid_from)).where(a.c.valid_to.is_(None))).scalar()
+            current = store.assignment_version(conn)
             if row["base_version"] != current:
                 raise Conflict(
                     f"scenario {sid} was computed against assignment {row['base_version']}, "
                     f"but {current} is current now; compute the scenario again")
+            _ensure_versions(conn)
             result = json.loads(row["result"])
             unavailable = list(result.get("unavailable", []))
             avail = set(conn.execute(select(m.c.id).where(m.c.id.in_(unavailable), m.c.available.is_(True)))
                         .scalars().all()) if unavailable else set()
             flipped = sorted(avail)
-            stamp = now_iso()
+            stamp = _new_stamp(conn, current)
             rows = pd.DataFrame(result["assignment"], columns=list(ASSIGNMENT_COLUMNS))
             _replace_current(conn, rows, sid, stamp)
             _set_available(conn, flipped, False)
+            _push(conn, stamp, current, "apply", sid, flipped)
             conn.execute(update(s).where(s.c.id == sid).values(
                 status="applied", applied_at=stamp, flipped=json.dumps(flipped)))
             conn.commit()
@@ -134,8 +186,11 @@ def replace_assignment(store: Store, rows: pd.DataFrame, reason: str = "assign")
     """Make ``rows`` the current assignment (e.g. a fresh ``geo-grid assign``); returns the stamp."""
     with _immediate(store) as conn:
         try:
-            stamp = now_iso()
+            current = store.assignment_version(conn)
+            _ensure_versions(conn)
+            stamp = _new_stamp(conn, current)
             _replace_current(conn, rows, None, stamp)
+            _push(conn, stamp, current, "assign")
             conn.commit()
         except Exception:
             conn.rollback()
@@ -144,42 +199,47 @@ def replace_assignment(store: Store, rows: pd.DataFrame, reason: str = "assign")
 
 
 def revert(store: Store) -> dict[str, Any]:
-    """Restore the assignment that was current before the current one.
+    """Take the newest applied step (a scenario apply or a fresh assignment) back.
 
-    The members a reverted scenario made unavailable become available again.
+    Reverts form a stack: each one restores exactly the assignment current before that step
+    (empty or not) and makes the members that step made unavailable available again; the
+    next revert takes the step before it back, and so on.
 
     Raises
     ------
     Conflict
-        There is no earlier assignment.
+        Nothing is left to revert.
     """
-    a, s = schema.assignments, schema.scenarios
+    s, v = schema.scenarios, schema.assignment_versions
     with _immediate(store) as conn:
         try:
-            current = conn.execute(select(func.max(a.c.valid_from)).where(a.c.valid_to.is_(None))).scalar()
-            cols = [a.c[c] for c in ASSIGNMENT_COLUMNS]
-            prev = pd.DataFrame(conn.execute(select(*cols, a.c.scenario_id)
-                                             .where(a.c.valid_to == current)).mappings().all())
-            if current is None or prev.empty:
-                raise Conflict("there is no earlier assignment to revert to")
-            sid_now = conn.execute(select(a.c.scenario_id).where(a.c.valid_to.is_(None)).limit(1)).scalar()
-            prev_sid = prev["scenario_id"].iloc[0]
-            stamp = now_iso()
-            _replace_current(conn, prev[list(ASSIGNMENT_COLUMNS)], prev_sid, stamp)
-            restored = []
+            _ensure_versions(conn)
+            step = conn.execute(select(v).where(v.c.kind != "revert", v.c.undone_by.is_(None))
+                                .order_by(v.c.fid.desc()).limit(1)).mappings().first()
+            if step is None:
+                raise Conflict("nothing to revert: no applied scenario or assignment change is left "
+                               "to take back")
+            current = store.assignment_version(conn)
+            stamp = _new_stamp(conn, current)
+            rows = _rows_of(conn, step["previous"])
+            below = conn.execute(select(v.c.scenario_id).where(
+                v.c.kind != "revert", v.c.undone_by.is_(None), v.c.fid < step["fid"])
+                .order_by(v.c.fid.desc()).limit(1)).scalar()
+            _replace_current(conn, rows, below, stamp)
+            restored = json.loads(step["flipped"] or "[]")
+            _set_available(conn, restored, True)
+            _push(conn, stamp, current, "revert", below)
+            conn.execute(update(v).where(v.c.fid == step["fid"]).values(undone_by=stamp))
+            sid_now = step["scenario_id"]
             if sid_now is not None:
-                flipped = conn.execute(select(s.c.flipped).where(s.c.id == sid_now)).scalar()
-                restored = json.loads(flipped or "[]")
-                _set_available(conn, restored, True)
                 conn.execute(update(s).where(s.c.id == sid_now).values(status="reverted", flipped="[]"))
-            if prev_sid is not None:
-                conn.execute(update(s).where(s.c.id == prev_sid).values(status="applied"))
             conn.commit()
         except Exception:
             conn.rollback()
             raise
-    return {"status": "reverted", "reverted_scenario": sid_now, "restored_scenario": prev_sid,
-            "assignment_version": stamp, "members_made_available": len(restored)}
+    return {"status": "reverted", "reverted_scenario": sid_now, "restored_scenario": below,
+            "assignment_version": stamp, "restored_version": step["previous"],
+            "members_made_available": len(restored)}
 
 
 def history(store: Store, member_id: str | None = None) -> pd.DataFrame:

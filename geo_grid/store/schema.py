@@ -137,3 +137,19 @@ meta = Table(
 FEATURE_TABLES = {"street": "MULTIPOLYGON", "communities": "MULTIPOLYGON", "grids": "MULTIPOLYGON",
                   "buildings": "POLYGON"}
 ATTRIBUTE_TABLES = ("households", "members", "assignments", "scenarios", "geo_grid_meta")
+
+# One row per assignment version, so that a version exists even when its assignment is empty.
+# ``kind`` is ``apply`` (a scenario), ``assign`` (a fresh assignment) or ``revert``; ``previous``
+# is the version current before; ``flipped`` the members an apply made unavailable (JSON);
+# ``undone_by`` the revert that took an apply/assign step back (the undo stack is the steps with
+# ``undone_by`` NULL). Created on first use in stores built before it existed.
+assignment_versions = Table(
+    "assignment_versions", metadata, _fid(),
+    Column("version", Text, nullable=False, unique=True),
+    Column("previous", Text, nullable=True),
+    Column("kind", Text, nullable=False),
+    Column("scenario_id", Text, nullable=True),
+    Column("flipped", Text, nullable=True),
+    Column("undone_by", Text, nullable=True),
+    Column("created_at", Text, nullable=False),
+)

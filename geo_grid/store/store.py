@@ -6,7 +6,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, func, inspect, select, text
 from sqlalchemy.engine import Engine
 
 from geo_grid.crs import STORE_EPSG
@@ -44,6 +44,20 @@ class Store:
         with self.engine.connect() as conn:
             return dict(conn.execute(select(schema.meta.c.key, schema.meta.c.value)).all())
 
+    def assignment_version(self, conn=None) -> str | None:
+        """The current assignment version: the newest row of ``assignment_versions``, or (in a
+        store that has none yet) the ``valid_from`` stamp of the current assignment rows."""
+        if conn is None:
+            with self.engine.connect() as c:
+                return self.assignment_version(c)
+        v = schema.assignment_versions
+        if inspect(conn).has_table(v.name):
+            got = conn.execute(select(v.c.version).order_by(v.c.fid.desc()).limit(1)).scalar()
+            if got is not None:
+                return got
+        a = schema.assignments
+        return conn.execute(select(func.max(a.c.valid_from)).where(a.c.valid_to.is_(None))).scalar()
+
     def _layer(self, conn, name: str) -> gpd.GeoDataFrame:
         table = schema.metadata.tables[name]
         cols = [c for c in table.columns if c.name not in ("fid",)]
@@ -55,8 +69,15 @@ class Store:
 
     def load_district(self) -> District:
         """Read every layer and table into a :class:`District`."""
+        return self.load_district_versioned()[0]
+
+    def load_district_versioned(self) -> tuple[District, str | None]:
+        """The district and its assignment version, read in one read transaction (so the
+        version is the one the district was read at, whatever another process writes)."""
         try:
             with self.engine.connect() as conn:
+                conn.exec_driver_sql("BEGIN")  # one WAL read snapshot for every read below
+                assignment_version = self.assignment_version(conn)
                 layers = {name: self._layer(conn, name) for name in schema.FEATURE_TABLES}
                 hh = pd.read_sql(select(*[c for c in schema.households.columns if c.name != "fid"])
                                  .order_by(schema.households.c.id), conn)
@@ -69,6 +90,7 @@ class Store:
                                   .order_by(a.c.building_code, a.c.member_id), conn)
                 version = conn.execute(select(schema.meta.c.value).where(
                     schema.meta.c.key == "boundaries_version")).scalar_one_or_none() or ""
+                conn.rollback()
         except StoreError:
             raise
         except Exception as exc:
@@ -76,7 +98,8 @@ class Store:
         for col in ("elderly_alone", "disabled", "chronic", "infant"):
             hh[col] = hh[col].astype(bool)
         mem["available"] = mem["available"].astype(bool)
-        return District(**layers, households=hh, members=mem, assignment=asg, version=version)
+        district = District(**layers, households=hh, members=mem, assignment=asg, version=version)
+        return district, assignment_version
 
 
 def load_district(path: Path | str) -> District:
