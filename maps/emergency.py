@@ -14,7 +14,8 @@ Input is plain data (no dependency on the assignment classes); :func:`scenario_v
 - a ``RebalanceResult`` object (anything with ``to_dict()``).
 
 When ``uncovered`` is not given it is computed: buildings with households and no available
-member in the new assignment (after) or in the current one with the scenario's outages (before).
+member in the new assignment (after) or in ``district``'s with the scenario's outages (before).
+The service passes the district as the scenario was computed on (its ``base_version``).
 """
 
 from __future__ import annotations
@@ -280,7 +281,7 @@ def scenario_map(
     finish: bool = True,
 ) -> folium.Map:
     """One map of a scenario: ``phase="after"`` (the rebalanced coverage, moves drawn) or
-    ``"before"`` (the current assignment with the scenario's outages)."""
+    ``"before"`` (``district``'s assignment, the scenario's base, with the scenario's outages)."""
     if phase not in ("before", "after"):
         raise ValueError("phase must be 'before' or 'after'")
     sv = scenario_view(scenario)
@@ -448,7 +449,7 @@ def compare_page(
 ) -> Figure:
     """Before/after: two maps side by side on one page, kept on the same view by ``GG.sync``.
 
-    Left: the current assignment under the scenario's outages; right: after rebalancing.
+    Left: ``district``'s assignment (the scenario's base) under its outages; right: after rebalancing.
     Returns the branca Figure; render it with :func:`maps.assets.render_html`.
     """
     sv = scenario_view(scenario)
