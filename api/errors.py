@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_grid.errors import GeoGridError
+
+log = logging.getLogger("geo_grid.api")
 
 PROBLEM = "application/problem+json"
 RESERVED = {"type", "title", "status", "detail", "instance", "code"}
@@ -67,3 +71,10 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException):
         titles = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
         return problem(exc.status_code, titles.get(exc.status_code, "HTTP error"), str(exc.detail), request)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception):
+        # anything unexpected: a problem+json 500 with no traceback or exception text
+        log.error("unhandled error on %s", request.url.path, exc_info=exc)
+        return problem(500, "Internal error", "The server failed to handle this request.", request,
+                       type_="urn:geo-grid:error:internal", code="internal")

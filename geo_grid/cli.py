@@ -154,7 +154,11 @@ def lookup_batch(input_: Path = typer.Argument(..., metavar="IN", help="roster .
 @app.command("map")
 def map_(output: Path = typer.Option(..., "-o", "--output", help="HTML file to write"),
          db: Path = DbOption,
-         tiles: str = typer.Option("none", help="none | osm | gaode | tianditu | URL template")) -> None:
+         tiles: str = typer.Option("none", help="none | osm | gaode | tianditu | URL template"),
+         tiles_key: str = typer.Option(None, "--tiles-key", envvar="GEO_GRID_TIANDITU_KEY",
+                                       help="tianditu key (tiles=tianditu)"),
+         tiles_attr: str = typer.Option(None, "--tiles-attr",
+                                        help="attribution (required for a URL template)")) -> None:
     """Write the interactive coverage map as one HTML file that works offline."""
     from geo_grid.store import load_district
     from maps.export import write_map
@@ -164,7 +168,7 @@ def map_(output: Path = typer.Option(..., "-o", "--output", help="HTML file to w
         with steps(2, "map") as advance:
             district = load_district(db)
             advance("loaded store")
-            write_map(district, output, tiles=tiles)
+            write_map(district, output, tiles=tiles, tiles_key=tiles_key, tiles_attr=tiles_attr)
             advance("written")
     except GeoGridError as exc:
         fail(exc)
@@ -231,10 +235,10 @@ def rebalance(scenario: Path = typer.Option(..., "--scenario", help="scenario JS
             spec = json.loads(scenario.read_text("utf-8"))
         except (OSError, ValueError) as exc:
             raise InvalidInput(f"cannot read scenario {scenario}: {exc}") from exc
+        sc = Scenario.from_dict(spec)
         ensure_store(db)
         store = Store(db)
         version = history.current_version(store)
-        sc = Scenario.from_dict(spec)
         with steps(2, "rebalance") as advance:
             district = store.load_district()
             advance("loaded")
@@ -257,6 +261,7 @@ def roster(output: Path = typer.Option(..., "-o", "--output", help="xlsx file to
            unmasked: bool = typer.Option(False, "--unmasked", help="names and phones in full"),
            db: Path = DbOption) -> None:
     """Write the coverage roster (per grid: who covers which building) as an Excel workbook."""
+    from geo_grid.errors import InvalidInput
     from geo_grid.roster import write_roster
     from geo_grid.store import load_district
 
@@ -264,6 +269,9 @@ def roster(output: Path = typer.Option(..., "-o", "--output", help="xlsx file to
         ensure_store(db)
         n = write_roster(load_district(db), output, unmasked=unmasked)
     except GeoGridError as exc:
+        fail(exc)
+    except OSError as exc:
+        fail(InvalidInput(f"cannot write {output}: {exc}"))
         fail(exc)
     console.print(f"wrote {output}: {n} building rows" + ("" if unmasked else " (personal data masked)"))
 

@@ -15,7 +15,8 @@ ROLE_ZH = {"secretary": "党员书记", "social_worker": "党员社工", "volunt
 def roster_frame(district: District, unmasked: bool = False) -> pd.DataFrame:
     """One row per (building, member) of the current assignment, ordered by grid and building.
 
-    Names and phones are masked unless ``unmasked``. Buildings with households and no member
+    Names are masked and there is no phone column unless ``unmasked`` (then both in full:
+    a masked phone still leaks digits and is of no use on a roster). Buildings with households and no member
     appear with empty member columns, so that nothing uncovered is hidden.
     """
     b = district.buildings.drop(columns="geometry")
@@ -42,18 +43,22 @@ def roster_frame(district: District, unmasked: bool = False) -> pd.DataFrame:
         "分担户数": rows["load"].round(1),
         "单元": rows.get("units"),
     })
+    if not unmasked:
+        out = out.drop(columns="电话")
     return out.sort_values(["网格编码", "楼栋编码", "成员编号"], na_position="last").reset_index(drop=True)
 
 
 def write_roster(district: District, path: Path | str, unmasked: bool = False) -> int:
     """Write the roster workbook (sheet 分栋 per building, sheet 网格团队 per grid team).
 
-    Phone and code columns are written as text. Returns the number of building rows.
+    Names are masked and phones left out unless ``unmasked``. Phone and code columns are
+    written as text. Returns the number of building rows.
     """
     frame = roster_frame(district, unmasked)
     m = district.members if unmasked else mask_frame(district.members)
-    teams = m.sort_values(["grid_code", "role", "id"])[
-        ["grid_code", "id", "role", "name", "phone", "branch_name", "available"]].rename(columns={
+    cols = ["grid_code", "id", "role", "name"] + (["phone"] if unmasked else []) + [
+        "branch_name", "available"]
+    teams = m.sort_values(["grid_code", "role", "id"])[cols].rename(columns={
             "grid_code": "网格编码", "id": "成员编号", "role": "角色", "name": "姓名", "phone": "电话",
             "branch_name": "党支部", "available": "在岗"})
     teams["角色"] = teams["角色"].map(ROLE_ZH)

@@ -22,20 +22,45 @@ def write_map(district: District, path: str | Path, tiles="none", **kwargs) -> P
         ``none`` (default), ``osm``, ``gaode``, ``tianditu`` (``tiles_key=``) or a URL template
         (``tiles_attr=``); any other keyword goes to :func:`maps.coverage.coverage_map`.
 
+    Unless ``coverage`` or ``fragile`` is given, the figures and fragile grids are the core's
+    (:func:`core_metrics`), as on the served ``/`` page. The file gets the ordinary permissions
+    (0666 minus the umask).
+
     Returns
     -------
     Path
         The written file.
     """
     path = Path(path)
+    if "coverage" not in kwargs and "fragile" not in kwargs:
+        kwargs["coverage"], kwargs["fragile"] = core_metrics(district)
     html = coverage_html(district, tiles=tiles, asset_mode="inline", **kwargs)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(html)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; a map is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def core_metrics(district: District):
+    """Per-grid coverage (with ``losses_tolerated``) and resilience from :mod:`geo_grid.assign`:
+    the same figures and fragile grids as the served ``/`` page."""
+    from geo_grid.assign import district_coverage, district_resilience
+
+    grid = district_coverage(district).grid
+    res = district_resilience(district)
+    if res is not None and "losses_tolerated" in res.columns:
+        grid = grid.merge(res[["grid_code", "losses_tolerated"]], on="grid_code", how="left")
+    return grid, res

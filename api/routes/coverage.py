@@ -90,6 +90,7 @@ def _scenario_view(kept: dict, full: bool = False) -> dict:
         "scenario": res["scenario"], "summary": res["summary"],
         "unavailable_members": res["unavailable"], "sealed_buildings": res["sealed"],
         "shortages": res["shortages"],
+        "candidates": res.get("candidates", []),
         "links": {"self": f"/api/v1/scenarios/{kept['id']}",
                   "moves": f"/api/v1/scenarios/{kept['id']}/moves",
                   "apply": f"/api/v1/scenarios/{kept['id']}/apply",

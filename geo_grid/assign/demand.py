@@ -195,6 +195,6 @@ def sealed_mask(codes, sealed) -> np.ndarray:
     wanted = arr.astype(str)
     unknown = np.setdiff1d(wanted, codes)
     if len(unknown):
-        raise AssignmentError(f"unknown sealed building code {unknown[0]!r}",
-                              building_code=str(unknown[0]))
+        bad = str(unknown[0])
+        raise AssignmentError(f"unknown sealed building code {bad!r}", building_code=bad)
     return np.isin(codes, wanted)

@@ -8,14 +8,16 @@ and optionally another walking limit. :func:`rebalance_problem` then
    a member living in a sealed building may serve only that building;
 2. evaluates the current assignment under the scenario (*coverage before*): each current
    (member, building) pair keeps its share of the building's new demand; pairs of unavailable
-   or sealed-in members are lost;
+   or sealed-in members, and pairs beyond the scenario's walking limit, are lost;
 3. solves the flow with every current pair free up to its share and every other unit of load
    costing ``params.penalty_m`` extra (``2 × walk limit + 1`` by default). With that penalty a
    direct hand-over always beats a chain, so when one member falls out and others nearby have
    spare capacity, only that member's buildings change hands;
 4. lists the moves per building (``from_member`` → ``to_member``, load, reason), the coverage
-   after, and for every grid still short: by how much and which available members with spare
-   capacity live just beyond the walking limit (up to ``beyond_factor ×`` the limit).
+   after, and for every grid still short: by how much, which available members with spare
+   capacity live just beyond the walking limit (up to the limit plus ``max(500 m, 0.5 ×
+   limit)``), and whether their spare capacity, counted once across all short grids, closes
+   the gap (``closable``, ``reason``).
 
 Reasons: ``member unavailable``, ``member sealed in`` (the giver), ``building sealed``,
 ``surge`` (the building's load went up), ``rebalanced`` (anything else the optimum moved).
@@ -43,6 +45,9 @@ from geo_grid.assign.inputs import problem_from_district
 from geo_grid.assign.model import AssignmentError, Params, Problem, Solution
 from geo_grid.crs import normalize_crs, to_cgcs2000
 from geo_grid.district import District
+from geo_grid.errors import InvalidGeometry
+
+MAX_WALK_LIMIT_M = 20_000.0
 
 MOVE_COLUMNS = ("building_code", "grid_code", "from_member", "to_member", "load", "reason")
 
@@ -84,22 +89,24 @@ class Scenario:
     walk_limit_m: float | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "unavailable_members",
-                           tuple(str(x) for x in self.unavailable_members))
-        object.__setattr__(self, "sealed_buildings", tuple(str(x) for x in self.sealed_buildings))
-        object.__setattr__(self, "surge", MappingProxyType(dict(self.surge or {})))
-        if not 0.0 <= float(self.unavailable_fraction) <= 1.0:
-            raise AssignmentError("unavailable_fraction must lie in [0, 1]",
-                                  unavailable_fraction=self.unavailable_fraction)
-        if self.walk_limit_m is not None and not float(self.walk_limit_m) > 0:
-            raise AssignmentError("walk_limit_m must be positive")
-        if self.sealed_area is not None and not isinstance(self.sealed_area,
-                                                           shapely.Geometry):
-            try:
-                geom = shapely.geometry.shape(self.sealed_area)
-            except Exception as exc:  # noqa: BLE001 - any parse failure is an input error
-                raise AssignmentError(f"sealed_area is not a GeoJSON geometry: {exc}") from exc
-            object.__setattr__(self, "sealed_area", geom)
+        if not isinstance(self.name, str):
+            raise AssignmentError("name must be a string")
+        for key in ("unavailable_members", "sealed_buildings"):
+            value = getattr(self, key)
+            if value is None:
+                value = ()
+            if isinstance(value, str | bytes | Mapping):
+                raise AssignmentError(f"{key} must be a list of strings")
+            object.__setattr__(self, key, tuple(_plain_str(x) for x in value))
+        _check_fraction(self.unavailable_fraction)
+        _check_seed(self.seed)
+        if self.walk_limit_m is not None:
+            _check_walk_limit(self.walk_limit_m)
+        object.__setattr__(self, "surge", MappingProxyType(_check_surge(self.surge)))
+        if self.sealed_area is not None:
+            object.__setattr__(self, "sealed_area", sealed_area_geometry(self.sealed_area))
+        if not isinstance(self.sealed_area_crs, str):
+            raise AssignmentError("sealed_area_crs must be a string")
         normalize_crs(self.sealed_area_crs)
         split_surge(self.surge)
 
@@ -108,25 +115,41 @@ class Scenario:
         """Build a scenario from a JSON object (the API body or a scenario file).
 
         Keys: ``name``, ``unavailable_members``, ``unavailable_fraction``, ``seed``,
-        ``sealed_buildings``, ``sealed_area`` (GeoJSON geometry, Feature or FeatureCollection),
-        ``sealed_area_crs``, ``surge``, ``walk_limit_m``. Unknown keys are refused.
+        ``sealed_buildings``, ``sealed_area`` (GeoJSON Polygon or MultiPolygon, or a Feature or
+        FeatureCollection of them), ``sealed_area_crs``, ``surge``, ``walk_limit_m``. Unknown
+        keys are refused, and every value is type-checked, so that a scenario file gets the
+        same checks as the API body.
+
+        Raises
+        ------
+        AssignmentError
+            On an unknown key or a value of the wrong type or out of range.
+        InvalidGeometry
+            If ``sealed_area`` is not a valid, non-empty (Multi)Polygon.
         """
+        if not isinstance(data, Mapping):
+            raise AssignmentError(f"a scenario must be a JSON object, not {_json_type(data)}")
         known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
+        unknown = sorted(str(k) for k in set(data) - known)
         if unknown:
-            raise AssignmentError(f"unknown scenario keys {unknown}", keys=unknown)
+            raise AssignmentError(f"unknown scenario keys {unknown}", keys=", ".join(unknown))
         d = dict(data)
-        area = d.get("sealed_area")
-        if isinstance(area, Mapping) and area.get("type") == "Feature":
-            d["sealed_area"] = area.get("geometry")
-        elif isinstance(area, Mapping) and area.get("type") == "FeatureCollection":
-            geoms = [shapely.geometry.shape(f["geometry"]) for f in area.get("features", [])]
-            d["sealed_area"] = shapely.union_all(geoms) if geoms else None
+        if d.get("name") is None:
+            d.pop("name", None)
         for key in ("unavailable_members", "sealed_buildings"):
-            if d.get(key) is None:
+            v = d.get(key)
+            if v is None:
                 d[key] = ()
-            elif isinstance(d[key], str):
+            elif not isinstance(v, list | tuple) or not all(isinstance(x, str) for x in v):
                 raise AssignmentError(f"{key} must be a list of strings")
+        if d.get("surge") is None:
+            d.pop("surge", None)
+        elif not isinstance(d["surge"], Mapping):
+            raise AssignmentError(f"surge must be an object of positive numbers, "
+                                  f"not {_json_type(d['surge'])}")
+        for key in ("unavailable_fraction", "seed", "sealed_area_crs"):
+            if key in d and d[key] is None:
+                d.pop(key)
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
@@ -145,6 +168,135 @@ class Scenario:
         }
 
 
+# --------------------------------------------------------------------------------------------
+# scenario value checks
+
+
+def _json_type(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, str):
+        return f"the string {v!r}"
+    if isinstance(v, Mapping):
+        return "an object"
+    if isinstance(v, list | tuple):
+        return "a list"
+    return f"{type(v).__name__} {v!r}"
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool | np.bool_)
+
+
+def _plain_str(x) -> str:
+    if isinstance(x, np.generic):
+        x = x.item()
+    if not isinstance(x, str | int):
+        raise AssignmentError(f"expected a string, not {_json_type(x)}")
+    return str(x)
+
+
+def _check_fraction(v) -> None:
+    if not _is_number(v) or not np.isfinite(float(v)) or not 0.0 <= float(v) <= 1.0:
+        raise AssignmentError(f"unavailable_fraction must be a number in [0, 1], not {_json_type(v)}",
+                              unavailable_fraction=str(v))
+
+
+def _check_seed(v) -> None:
+    if isinstance(v, np.integer):
+        v = int(v)
+    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+        raise AssignmentError(f"seed must be a non-negative integer, not {_json_type(v)}",
+                              seed=str(v))
+
+
+def _check_walk_limit(v) -> None:
+    if not _is_number(v) or not np.isfinite(float(v)) or not 0 < float(v) <= MAX_WALK_LIMIT_M:
+        raise AssignmentError(f"walk_limit_m must be a number in (0, {MAX_WALK_LIMIT_M:g}], "
+                              f"not {_json_type(v)}", walk_limit_m=str(v))
+
+
+def _check_surge(surge) -> dict[str, float]:
+    if surge is None:
+        return {}
+    if not isinstance(surge, Mapping):
+        raise AssignmentError(f"surge must be an object of positive numbers, not {_json_type(surge)}")
+    out = {}
+    for k, v in surge.items():
+        if not isinstance(k, str):
+            raise AssignmentError(f"surge keys must be strings, not {_json_type(k)}")
+        if not _is_number(v) or not np.isfinite(float(v)):
+            raise AssignmentError(f"surge value of {k!r} must be a number, not {_json_type(v)}",
+                                  key=k)
+        out[k] = v.item() if isinstance(v, np.generic) else v
+    split_surge(out)  # ranges: flag extras >= 0, code multipliers > 0
+    return out
+
+
+def _shape(obj, where: str):
+    if not isinstance(obj, Mapping):
+        raise InvalidGeometry(f"{where} must be a GeoJSON geometry object, not {_json_type(obj)}")
+    kind = obj.get("type")
+    if kind not in ("Polygon", "MultiPolygon"):
+        raise InvalidGeometry(f"{where} must be a Polygon or MultiPolygon, not {_json_type(kind)}"
+                              if not isinstance(kind, str) else
+                              f"{where} must be a Polygon or MultiPolygon, not a {kind}",
+                              geometry_type=str(kind))
+    try:
+        return shapely.geometry.shape(obj)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is an input error
+        raise InvalidGeometry(f"{where} is not a valid GeoJSON {kind}: {exc}") from exc
+
+
+def _check_area(geom, where: str):
+    if not isinstance(geom, shapely.Polygon | shapely.MultiPolygon):
+        raise InvalidGeometry(f"{where} must be a Polygon or MultiPolygon, not a {geom.geom_type}",
+                              geometry_type=geom.geom_type)
+    if geom.is_empty:
+        raise InvalidGeometry(f"{where} is empty (no coordinates)")
+    if not shapely.is_valid(geom):
+        reason = shapely.is_valid_reason(geom)
+        raise InvalidGeometry(f"{where} is not a valid polygon: {reason}", reason=reason)
+    return geom
+
+
+def sealed_area_geometry(area):
+    """The sealed area as a valid, non-empty shapely (Multi)Polygon.
+
+    ``area`` is a shapely geometry, or a GeoJSON Polygon / MultiPolygon, or a Feature or
+    FeatureCollection of them (features are united).
+
+    Raises
+    ------
+    InvalidGeometry
+        On any other type, an empty or invalid polygon (with :func:`shapely.is_valid_reason`),
+        or a feature without geometry.
+    """
+    if isinstance(area, shapely.Geometry):
+        return _check_area(area, "sealed_area")
+    if not isinstance(area, Mapping):
+        raise InvalidGeometry(f"sealed_area must be a GeoJSON object, not {_json_type(area)}")
+    kind = area.get("type")
+    if kind == "Feature":
+        if area.get("geometry") is None:
+            raise InvalidGeometry("sealed_area is a Feature with no geometry")
+        return _check_area(_shape(area["geometry"], "sealed_area geometry"), "sealed_area geometry")
+    if kind == "FeatureCollection":
+        feats = area.get("features")
+        if not isinstance(feats, list) or not feats:
+            raise InvalidGeometry("sealed_area FeatureCollection has no features")
+        geoms = []
+        for i, f in enumerate(feats):
+            where = f"sealed_area feature {i}"
+            if not isinstance(f, Mapping) or f.get("geometry") is None:
+                raise InvalidGeometry(f"{where} has no geometry", feature=i)
+            geoms.append(_check_area(_shape(f["geometry"], where), where))
+        return _check_area(shapely.union_all(geoms), "sealed_area")
+    return _check_area(_shape(area, "sealed_area"), "sealed_area")
+
+
 @dataclass(frozen=True)
 class RebalanceResult:
     """What a rebalance returns.
@@ -160,8 +312,14 @@ class RebalanceResult:
     shortages : pandas.DataFrame
         Per grid still short: ``grid_code, community_code, uncovered_buildings,
         uncovered_load, uncovered_households, candidates`` (list of dicts ``member_id,
-        grid_code, distance_m, spare_load``: available members with spare capacity beyond the
-        walking limit, nearest first) and ``closable`` (their spare capacity covers the gap).
+        grid_code, distance_m, spare_load, allocated_load, shared_with``: available members
+        with spare capacity just beyond the walking limit, nearest first; ``spare_load`` is the
+        member's whole spare capacity, ``allocated_load`` the part handed to this grid when the
+        spare capacity is shared out once over every short grid, ``shared_with`` the other short
+        grids it could serve), ``closable`` (the allocated spare covers the gap) and ``reason``
+        (text; says so when no candidate exists).
+    candidates : pandas.DataFrame
+        Each candidate once: ``member_id, grid_code, spare_load, serves`` (short grids).
     unavailable : tuple of str
         Every member id out in this scenario (named or drawn).
     sealed : tuple of str
@@ -183,6 +341,7 @@ class RebalanceResult:
     sealed: tuple[str, ...]
     summary: dict
     solution: Solution
+    candidates: pd.DataFrame | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable result (records), for the API and ``geo-grid rebalance -o``."""
@@ -200,6 +359,7 @@ class RebalanceResult:
             "coverage_after": {"grid": recs(self.after.grid),
                                "community": recs(self.after.community)},
             "shortages": recs(self.shortages),
+            "candidates": recs(self.candidates) if self.candidates is not None else [],
         }
 
 
@@ -277,8 +437,8 @@ def scenario_masks(district: District, problem: Problem, scenario: Scenario):
     ids = pd.Index(problem.member_ids.astype(str))
     named = ids.get_indexer(list(scenario.unavailable_members))
     if np.any(named < 0):
-        bad = np.asarray(scenario.unavailable_members)[named < 0][0]
-        raise AssignmentError(f"unknown member id {bad!r}", member_id=str(bad))
+        bad = str(np.asarray(scenario.unavailable_members)[named < 0][0])
+        raise AssignmentError(f"unknown member id {bad!r}", member_id=bad)
     out = np.zeros(problem.n_members, dtype=bool)
     out[named] = True
     if scenario.unavailable_fraction > 0:
@@ -343,7 +503,7 @@ def apply_scenario(problem: Problem, *, unavailable: np.ndarray, sealed: np.ndar
 
 def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarray,
                       sealed: np.ndarray, demand: np.ndarray, scenario: Scenario | None = None,
-                      beyond_factor: float = 1.5, from_scratch: bool = False) -> RebalanceResult:
+                      beyond_m: float | None = None, from_scratch: bool = False) -> RebalanceResult:
     """Rebalance at the array level (see the module docstring).
 
     Parameters
@@ -360,9 +520,10 @@ def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarr
         Demand under the scenario.
     scenario : Scenario, optional
         Carried into the result.
-    beyond_factor : float
-        Members with spare capacity up to ``beyond_factor × walk_limit_m`` from an uncovered
-        building are listed as candidates to close the shortage.
+    beyond_m : float, optional
+        Members with spare capacity up to ``walk_limit_m + beyond_m`` (default
+        ``max(500 m, 0.5 × walk_limit_m)``) from an uncovered building are listed as candidates
+        to close the shortage.
     from_scratch : bool
         Ignore the current assignment in the solve (every pair priced alike): the moves then
         show what a plain re-optimisation would change.
@@ -378,11 +539,15 @@ def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarr
     old = np.stack([cm, cb, cf], axis=1)
     # coverage before: lost pairs of members out or sealed in elsewhere
     kept = scn.available[cm] & (~scn.sealed_in[cm] | (scn.home[cm] == cb)) & (cf > 0)
+    # ... and pairs beyond the scenario's walking limit (a lowered limit loses them too)
+    if len(cm):
+        walk = np.hypot(*(scn.member_xy[cm] - scn.building_xy[cb]).T)
+        kept &= walk <= params.walk_limit_m + 1e-6
     before = coverage(scn, old[kept], params)
     sol = solve(scn, params, use_current=not from_scratch)
     after = coverage(scn, sol.flow, params)
     moves = _moves(scn, old, sol.flow, problem.demand, demand, params)
-    shortages = _shortages(scn, sol, after, params, beyond_factor)
+    shortages, candidates = _shortages(scn, sol, after, params, beyond_m)
     seconds = time.perf_counter() - t0
     summary = {
         "moves": int(len(moves)),
@@ -403,6 +568,7 @@ def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarr
         sealed=tuple(problem.building_codes[np.asarray(sealed, bool)].astype(str)),
         summary=summary,
         solution=sol,
+        candidates=candidates,
     )
 
 
@@ -471,35 +637,102 @@ def _moves(scn: Problem, old: np.ndarray, new: np.ndarray, old_demand: np.ndarra
     })
 
 
+def beyond_radius(walk_limit_m: float, beyond_m: float | None = None) -> float:
+    """How far shortage candidates are searched: the limit plus ``beyond_m`` (default
+    ``max(500 m, 0.5 × limit)``)."""
+    extra = max(500.0, 0.5 * walk_limit_m) if beyond_m is None else float(beyond_m)
+    return float(walk_limit_m) + extra
+
+
+SHORTAGE_COLUMNS = ("grid_code", "community_code", "uncovered_buildings", "uncovered_load",
+                    "uncovered_households", "candidates", "closable", "reason")
+CANDIDATE_COLUMNS = ("member_id", "grid_code", "spare_load", "serves")
+
+
 def _shortages(scn: Problem, sol: Solution, after: Coverage, params: Params,
-               beyond_factor: float) -> pd.DataFrame:
-    cols = ["grid_code", "community_code", "uncovered_buildings", "uncovered_load",
-            "uncovered_households", "candidates", "closable"]
+               beyond_m: float | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(shortages per grid, candidates once per member).
+
+    A candidate's spare capacity is shared: it is counted once, handed out grid by grid (largest
+    gap first, nearest candidate first) and ``closable`` says whether the share a grid gets
+    covers its gap. Each candidate entry of a grid carries ``spare_load`` (all of the member's
+    spare capacity), ``allocated_load`` (its share for this grid) and ``shared_with`` (the
+    other short grids it could serve).
+    """
+    cols = list(SHORTAGE_COLUMNS)
     short = after.grid[after.grid["uncovered_buildings"] > 0]
+    empty_c = pd.DataFrame({c: [] for c in CANDIDATE_COLUMNS})
     if not len(short):
-        return pd.DataFrame({c: [] for c in cols})
+        return pd.DataFrame({c: [] for c in cols}), empty_c
+    radius = beyond_radius(params.walk_limit_m, beyond_m)
     cap = capacity_int(scn, params)
     used = np.bincount(sol.flow[:, 0], weights=sol.flow[:, 2],
                        minlength=scn.n_members).astype(np.int64)
-    spare_m = np.flatnonzero((cap - used > 0) & ~scn.sealed_in)
+    spare_m = np.flatnonzero((cap - used > 0) & ~scn.sealed_in & scn.available)
     unc_b = np.flatnonzero(sol.uncovered_int > 0)
-    cand: dict[str, list] = {g: [] for g in short["grid_code"]}
+    pairs = pd.DataFrame({"grid": [], "m": [], "d": []})
     if len(spare_m) and len(unc_b):
         tree = cKDTree(scn.member_xy[spare_m])
-        lists = tree.query_ball_point(scn.building_xy[unc_b], r=beyond_factor * params.walk_limit_m)
+        lists = tree.query_ball_point(scn.building_xy[unc_b], r=radius)
         bi = np.repeat(unc_b, [len(x) for x in lists])
         mi = spare_m[np.concatenate([np.asarray(x, dtype=np.int64) for x in lists])] \
             if len(bi) else np.zeros(0, np.int64)
         d = np.hypot(*(scn.member_xy[mi] - scn.building_xy[bi]).T)
-        df = pd.DataFrame({"grid": scn.building_grid[bi], "m": mi, "d": d})
-        df = df.groupby(["grid", "m"], as_index=False)["d"].min().sort_values(["grid", "d", "m"])
-        for g, part in df.groupby("grid", sort=False):
-            cand[g] = [{"member_id": str(scn.member_ids[r.m]), "grid_code": str(scn.member_grid[r.m]),
-                        "distance_m": round(float(r.d), 1),
-                        "spare_load": float((cap[r.m] - used[r.m]) / params.scale)}
-                       for r in part.head(10).itertuples()]
+        pairs = pd.DataFrame({"grid": scn.building_grid[bi].astype(str), "m": mi, "d": d})
+        pairs = pairs.groupby(["grid", "m"], as_index=False)["d"].min() \
+            .sort_values(["grid", "d", "m"])
+    serves = pairs.groupby("m")["grid"].agg(lambda g: sorted(set(g))) if len(pairs) else {}
     out = short[cols[:5]].copy()
+    out["grid_code"] = out["grid_code"].astype(str)
+    gap = dict(zip(out["grid_code"], np.rint(out["uncovered_load"].to_numpy() * params.scale)
+                   .astype(np.int64), strict=True))
+    left = {int(m): int(cap[m] - used[m]) for m in pairs["m"].unique()} if len(pairs) else {}
+    by_grid = {g: part for g, part in pairs.groupby("grid", sort=False)} if len(pairs) else {}
+    cand: dict[str, list] = {}
+    got: dict[str, int] = {}
+    # joint hand-out: largest gap first, nearest candidate first; spare counted once
+    for g in sorted(gap, key=lambda g: (-gap[g], g)):
+        need = gap[g]
+        entries = []
+        part = by_grid.get(g)
+        for r in (part.itertuples() if part is not None else ()):
+            m = int(r.m)
+            take = min(need, left[m])
+            left[m] -= take
+            need -= take
+            if len(entries) < 10 or take > 0:
+                entries.append({
+                    "member_id": str(scn.member_ids[m]),
+                    "grid_code": str(scn.member_grid[m]),
+                    "distance_m": round(float(r.d), 1),
+                    "spare_load": float((cap[m] - used[m]) / params.scale),
+                    "allocated_load": float(take / params.scale),
+                    "shared_with": [x for x in serves[m] if x != g],
+                })
+        cand[g] = entries
+        got[g] = gap[g] - need
     out["candidates"] = [cand.get(g, []) for g in out["grid_code"]]
-    out["closable"] = [sum(c["spare_load"] for c in cl) >= u - 1e-9
-                       for cl, u in zip(out["candidates"], out["uncovered_load"], strict=True)]
-    return out.reset_index(drop=True)
+    out["closable"] = [bool(got.get(g, 0) >= gap[g]) for g in out["grid_code"]]
+    reasons = []
+    for g in out["grid_code"]:
+        if not cand.get(g):
+            reasons.append(f"no available member with spare capacity within {radius:.0f} m")
+        elif got[g] >= gap[g]:
+            reasons.append(f"members with spare capacity within {radius:.0f} m can cover the gap")
+        else:
+            reasons.append(f"spare capacity within {radius:.0f} m covers "
+                           f"{got[g] / params.scale:g} of {gap[g] / params.scale:g} "
+                           f"(shared with other short grids)")
+    out["reason"] = reasons
+    if len(pairs):
+        near = pairs.groupby("m")["d"].min()
+        members = np.asarray(near.index, dtype=np.int64)
+        cands = pd.DataFrame({
+            "member_id": scn.member_ids[members].astype(str),
+            "grid_code": scn.member_grid[members].astype(str),
+            "spare_load": (cap[members] - used[members]) / params.scale,
+            "serves": [serves[m] for m in members],
+        }).sort_values("member_id").reset_index(drop=True)
+    else:
+        cands = empty_c
+    return out.reset_index(drop=True), cands
