@@ -129,6 +129,8 @@ def lookup_batch(input_: Path = typer.Argument(..., metavar="IN", help="roster .
                  output: Path = typer.Option(..., "-o", "--output", help="output file (.csv or .xlsx)"),
                  address_column: str = typer.Option(None, "--address-column", help="address column name"),
                  sheet: str = typer.Option(None, help="xlsx sheet (default: the first)"),
+                 crs: str = typer.Option("wgs84", help="CRS of the roster's coordinate columns: "
+                                         "wgs84 | cgcs2000 | gcj02 | bd09 | epsg:4549"),
                  db: Path = DbOption) -> None:
     """Place every row of a roster in a grid; write the rows back with grid columns added."""
     from geo_grid.batch import run_batch
@@ -144,7 +146,7 @@ def lookup_batch(input_: Path = typer.Argument(..., metavar="IN", help="roster .
                 bar.update(task, completed=done, total=total)
 
             report = run_batch(input_, output, gaz.matcher, gaz.directory, address_column=address_column,
-                               sheet=sheet, progress=progress,
+                               sheet=sheet, progress=progress, crs=crs,
                                locate=lambda lon, lat: gaz.locator.codes_of(gaz.locator.locate(lon, lat)))
     except GeoGridError as exc:
         fail(exc)
