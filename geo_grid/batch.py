@@ -818,12 +818,36 @@ def _write_into_workbook(result: BatchResult, path: Path, header: list[str],
     return path
 
 
+def _workbook_has_more(source: str | Path) -> bool:
+    """True when an xlsx holds more than one sheet or merged cells (worth copying as a whole).
+
+    Reads the zip's member list and the sheets' XML only; a plain one-sheet roster takes the
+    write-only path, several times faster on 100,000 rows.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(source) as z:
+            sheets = [n for n in z.namelist() if n.startswith("xl/worksheets/") and n.endswith(".xml")]
+            if len(sheets) != 1:
+                return True
+            with z.open(sheets[0]) as f:
+                tail = b""
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    if b"<mergeCell" in tail + chunk:
+                        return True
+                    tail = chunk[-16:]
+    except (OSError, zipfile.BadZipFile):
+        return False
+    return False
+
+
 def write_roster(result: BatchResult, path: str | Path) -> Path:
     """Write the roster with its added columns, in the format of ``path``'s suffix.
 
-    xlsx from an xlsx roster: the source workbook is reopened with openpyxl and the columns are
-    added to the processed sheet, so other sheets, merged title cells and styles are kept.
-    Otherwise openpyxl (write-only), title rows first, then the header, then one line per row.
+    xlsx from an xlsx roster with several sheets or merged cells: the source workbook is reopened
+    with openpyxl and the columns are added to the processed sheet, so other sheets, merged title
+    cells and styles are kept. Otherwise openpyxl (write-only), title rows first, then the header, then one line per row.
     ID and phone columns are written as text (number format ``@``), other cells as read.
     CSV: the encoding of the input (UTF-8 with BOM for an xlsx input, so Excel opens it).
 
@@ -844,7 +868,7 @@ def write_roster(result: BatchResult, path: str | Path) -> Path:
     suffix = path.suffix.lower()
     if (suffix in (".xlsx", ".xlsm") and roster.format == "xlsx" and roster.source
             and Path(roster.source).suffix.lower() in (".xlsx", ".xlsm")
-            and Path(roster.source).exists()):
+            and Path(roster.source).exists() and _workbook_has_more(roster.source)):
         return _write_into_workbook(result, path, header, added_cols, text_cols, frame_cols)
     if suffix in (".xlsx", ".xlsm"):
         from openpyxl import Workbook
