@@ -28,6 +28,16 @@ def store_path(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def own_store(store_path, tmp_path_factory) -> Path:
+    """A copy of the reference store for one test module to write to."""
+    import shutil
+
+    path = tmp_path_factory.mktemp("own") / "s.gpkg"
+    shutil.copy(store_path, path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def district(store_path):
     """The reference district as loaded from the store."""

@@ -22,6 +22,29 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
+def serve_app(app):
+    """An ASGI app served by uvicorn in a thread on a free loopback port; yields the base URL."""
+    import threading
+
+    import uvicorn
+
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+    t = threading.Thread(target=srv.run, daemon=True)
+    t.start()
+    try:
+        for _ in range(200):
+            if srv.started:
+                break
+            time.sleep(0.05)
+        else:
+            raise RuntimeError("uvicorn did not start")
+        yield f"http://127.0.0.1:{srv.config.port}"
+    finally:
+        srv.should_exit = True
+        t.join(5)
+
+
+@contextlib.contextmanager
 def start_server(db, **env_extra):
     """uvicorn serving ``create_app`` on ``db`` in a subprocess; yields the base URL."""
     port = free_port()

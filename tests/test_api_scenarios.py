@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,13 +11,6 @@ import httpx
 import pytest
 
 from tests.test_api import PROBLEM, start_server
-
-
-@pytest.fixture(scope="module")
-def own_store(store_path, tmp_path_factory):
-    path = tmp_path_factory.mktemp("scen") / "s.gpkg"
-    shutil.copy(store_path, path)
-    return path
 
 
 @pytest.fixture(scope="module")

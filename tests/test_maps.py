@@ -346,11 +346,7 @@ def test_reference_scale_size_and_build_time():
 @pytest.fixture(scope="module")
 def client(district):
     """The map routes on a small FastAPI app, served by uvicorn over real HTTP."""
-    import socket
-    import threading
-
     import httpx
-    import uvicorn
     from fastapi import FastAPI
 
     from api import errors
@@ -362,20 +358,10 @@ def client(district):
     app.state.scenarios = {"s1": _scenario(district)}
     routes.mount_static(app)
     app.include_router(routes.router)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as c:
+    from tests.test_api import serve_app
+
+    with serve_app(app) as url, httpx.Client(base_url=url, timeout=60) as c:
         yield c
-    srv.should_exit = True
-    t.join(5)
 
 
 def test_routes_serve_pages_and_assets(client):

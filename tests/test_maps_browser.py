@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -248,15 +245,8 @@ def test_xss_member_name_shows_literally_and_never_runs(browser, evil, tmp_path)
 # ------------------------------------------------------------------ served by a local server
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(district):
-    uvicorn = pytest.importorskip("uvicorn")
     from fastapi import FastAPI
 
     from maps import routes
@@ -266,17 +256,10 @@ def server(district):
     app.state.scenarios = {"s1": _scenario(district)}
     routes.mount_static(app)
     app.include_router(routes.router)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    for _ in range(100):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    t.join(5)
+    from tests.test_api import serve_app
+
+    with serve_app(app) as url:
+        yield url
 
 
 def test_served_pages_render_offline(browser, server, district, tmp_path):

@@ -7,7 +7,6 @@ disk. Every page must render fully with no request leaving the machine.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
@@ -30,13 +29,6 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=args)
         yield b
         b.close()
-
-
-@pytest.fixture(scope="module")
-def own_store(store_path, tmp_path_factory):
-    path = tmp_path_factory.mktemp("mapsvc") / "s.gpkg"
-    shutil.copy(store_path, path)
-    return path
 
 
 @pytest.fixture(scope="module")

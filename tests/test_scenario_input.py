@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 
 import httpx
@@ -174,9 +173,9 @@ def test_before_is_measured_under_the_scenario_walk_limit():
 
 def test_catch_all_handler_returns_problem_json():
     from fastapi import FastAPI
-    from fastapi.testclient import TestClient
 
     from api.errors import install
+    from tests.test_api import serve_app
 
     app = FastAPI()
     install(app)
@@ -185,7 +184,8 @@ def test_catch_all_handler_returns_problem_json():
     def boom():
         raise KeyError("secret-internal-detail")
 
-    r = TestClient(app, raise_server_exceptions=False).get("/boom")
+    with serve_app(app) as url:
+        r = httpx.get(url + "/boom", timeout=30)
     assert r.status_code == 500 and r.headers["content-type"].startswith(PROBLEM)
     body = r.json()
     assert body["title"] == "Internal error"
@@ -193,10 +193,8 @@ def test_catch_all_handler_returns_problem_json():
 
 
 @pytest.fixture(scope="module")
-def http(store_path, tmp_path_factory):
-    path = tmp_path_factory.mktemp("scen_in") / "s.gpkg"
-    shutil.copy(store_path, path)
-    with start_server(path) as url, httpx.Client(base_url=url, timeout=60) as c:
+def http(own_store):
+    with start_server(own_store) as url, httpx.Client(base_url=url, timeout=60) as c:
         yield c
 
 
