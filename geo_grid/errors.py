@@ -1,7 +1,8 @@
 """One error base class for the core, with stable machine-readable codes.
 
-The API maps ``GeoGridError.code`` to an HTTP status in exactly one place
-(``api/errors.py``); the CLI prints ``code: message`` and exits non-zero.
+The API maps each error class to an HTTP status in exactly one table
+(``api/errors.py``) and renders ``code`` as the problem type; the CLI prints ``code: message``
+and exits non-zero.
 """
 
 from __future__ import annotations
