@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run init test lint bench browser clean
+.PHONY: install run init test lint bench browser wheel-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ browser:
 test: install browser
 	$(BIN)/ruff check geo_grid api maps tests benchmarks boundaries
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+## wheel-check: build the wheel, install it in a fresh venv outside the checkout, init + lookup
+wheel-check:
+	PYTHON=$(PYTHON) bash .ci/wheel-check
 
 lint: install
 	$(BIN)/ruff check geo_grid api maps tests benchmarks boundaries

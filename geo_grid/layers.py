@@ -11,8 +11,17 @@ from geo_grid.crs import STORE_EPSG
 from geo_grid.district import LAYERS, District
 from geo_grid.errors import InvalidGeometry, StoreError
 
-#: Default folder of the reference district's layers (the repository's ``boundaries/``).
-DEFAULT_BOUNDARIES = Path(__file__).resolve().parent.parent / "boundaries"
+
+def _reference_folder() -> Path:
+    """Where the ``boundaries`` package keeps its layer files (no file is read here)."""
+    import boundaries
+
+    return boundaries.FOLDER
+
+
+#: Default folder of the reference district's layers: the ``boundaries`` package's data files
+#: (the repository's ``boundaries/`` in a checkout, the installed copy from a wheel).
+DEFAULT_BOUNDARIES = _reference_folder()
 
 REQUIRED_COLUMNS = {
     "street": ("code", "name"),
