@@ -1,74 +1,59 @@
-"""Per-grid and per-community figures of a district (households, residents, teams, load)."""
+"""Per-grid and per-community figures in the older column names of ``grid_stats``.
+
+The figures themselves come from :mod:`geo_grid.figures`; this module only renames them for
+the callers that use these names (the ``stats`` of ``GET /api/v1/grids``).
+"""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from geo_grid.district import District
+from geo_grid.figures import Figures, district_figures
 
-VULNERABLE = ("elderly_alone", "disabled", "chronic", "infant")
+#: Old name → figure name. ``active_members`` are the available members; ``load`` is
+#: households per available member (``households_per_member``).
+STATS_COLUMNS = {
+    "buildings": "buildings",
+    "households": "households",
+    "residents": "residents",
+    "vulnerable_households": "vulnerable",
+    "secretaries": "secretaries",
+    "social_workers": "social_workers",
+    "volunteers": "volunteers",
+    "members": "members",
+    "active_members": "available_members",
+    "load": "households_per_member",
+    "uncovered_buildings": "uncovered_buildings",
+}
 
 
-def grid_stats(district: District) -> pd.DataFrame:
-    """Figures per grid, indexed by grid code.
+def _renamed(table: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({old: table[new] for old, new in STATS_COLUMNS.items()})
 
-    Columns: ``buildings, households, residents, vulnerable_households, secretaries,
-    social_workers, volunteers, members, active_members, load`` (households per active member;
-    NaN with no active member) and ``uncovered_buildings`` (buildings with households that no
-    member of the current assignment covers).
+
+def grid_stats(district: District, figures: Figures | None = None) -> pd.DataFrame:
+    """Figures per grid, indexed by grid code, in the columns of :data:`STATS_COLUMNS`.
 
     Parameters
     ----------
     district : District
+    figures : Figures, optional
+        The district's figures when already computed (:func:`geo_grid.figures.district_figures`).
 
     Returns
     -------
     pandas.DataFrame
     """
-    grids = pd.Index(district.grids["code"], name="code")
-    b = district.buildings
-    out = pd.DataFrame(index=grids)
-    out["buildings"] = b.groupby("grid_code").size().reindex(grids, fill_value=0)
-    hh = district.households
-    if len(hh):
-        bgrid = pd.Series(np.asarray(b["grid_code"]), index=np.asarray(b["code"]))
-        g = bgrid.reindex(hh["building_code"]).to_numpy()
-        vul = np.zeros(len(hh), dtype=bool)
-        for col in VULNERABLE:
-            vul |= hh[col].to_numpy(dtype=bool)
-        frame = pd.DataFrame({"grid": g, "size": hh["size"].to_numpy(np.int64), "vul": vul})
-        agg = frame.groupby("grid").agg(households=("size", "size"), residents=("size", "sum"),
-                                        vulnerable_households=("vul", "sum"))
-        out = out.join(agg.reindex(grids, fill_value=0))
-    else:
-        out["households"] = b.groupby("grid_code")["households"].sum().reindex(grids, fill_value=0)
-        out["residents"] = 0
-        out["vulnerable_households"] = 0
-    m = district.members
-    for role, col in (("secretary", "secretaries"), ("social_worker", "social_workers"),
-                      ("volunteer", "volunteers")):
-        out[col] = (m[m["role"] == role].groupby("grid_code").size().reindex(grids, fill_value=0)
-                    if len(m) else 0)
-    out["members"] = out[["secretaries", "social_workers", "volunteers"]].sum(axis=1)
-    out["active_members"] = (m[m["available"]].groupby("grid_code").size().reindex(grids, fill_value=0)
-                             if len(m) else 0)
-    out["load"] = (out["households"] / out["active_members"].where(out["active_members"] > 0)).round(2)
-    with_hh = b[b["households"] > 0]
-    covered = set(district.assignment["building_code"]) if len(district.assignment) else set()
-    unc = with_hh[~with_hh["code"].isin(covered)].groupby("grid_code").size()
-    out["uncovered_buildings"] = unc.reindex(grids, fill_value=0)
-    for c in out.columns:
-        if c != "load":
-            out[c] = out[c].astype(np.int64)
+    fig = figures if figures is not None else district_figures(district)
+    out = _renamed(fig.grid)
+    out.index.name = "code"
     return out
 
 
-def community_stats(district: District) -> pd.DataFrame:
-    """The grid figures summed per community (load recomputed), indexed by community code."""
-    g = grid_stats(district)
-    g["community_code"] = [c[:12] for c in g.index]
-    out = g.drop(columns=["load"]).groupby("community_code").sum()
-    out["grids"] = g.groupby("community_code").size()
-    out["load"] = (out["households"] / out["active_members"].where(out["active_members"] > 0)).round(2)
+def community_stats(district: District, figures: Figures | None = None) -> pd.DataFrame:
+    """The same per community (plus ``grids``), indexed by community code."""
+    fig = figures if figures is not None else district_figures(district)
+    out = _renamed(fig.community)
+    out["grids"] = fig.community["grids"]
     return out

@@ -63,7 +63,7 @@ ASSIGNMENT_COLUMNS = ("member_id", "building_code", "load", "distance_m", "share
 __all__ = [
     "ASSIGNMENT_COLUMNS", "DEFAULT_CAPACITY", "AssignmentError", "Coverage", "Params", "Problem",
     "RebalanceResult", "Scenario", "Solution", "SolverFailed", "building_demand", "coverage",
-    "district_coverage", "district_resilience", "district_teams", "initial_assignment",
+    "district_coverage", "district_resilience", "district_teams", "flow_of", "initial_assignment",
     "match_teams", "rebalance", "rebalance_problem", "resilience", "solve", "synthetic_problem",
     "team_slots",
 ]
@@ -92,7 +92,9 @@ def initial_assignment(district: District, params: Params | None = None) -> pd.D
     return sol.assignment[list(ASSIGNMENT_COLUMNS)].reset_index(drop=True)
 
 
-def _flow_of(problem: Problem, params: Params, assignment: pd.DataFrame | None) -> np.ndarray:
+def flow_of(problem: Problem, params: Params, assignment: pd.DataFrame | None) -> np.ndarray:
+    """Integer flows ``(member, building, load × scale)`` of an assignment's rows (the
+    ordinary-day optimum when ``assignment`` is None or empty)."""
     if assignment is None or not len(assignment):
         return solve(problem, params).flow
     mi, bi, share = current_shares(assignment, pd.Index(problem.member_ids.astype(str)),
@@ -111,7 +113,7 @@ def district_coverage(district: District, params: Params | None = None,
     params = params or Params()
     problem, _ = problem_from_district(district, params, use_assignment=False)
     a = assignment if assignment is not None else district.assignment
-    return coverage(problem, _flow_of(problem, params, a), params)
+    return coverage(problem, flow_of(problem, params, a), params)
 
 
 def district_resilience(district: District, params: Params | None = None,
@@ -124,7 +126,7 @@ def district_resilience(district: District, params: Params | None = None,
     params = params or Params()
     problem, _ = problem_from_district(district, params, use_assignment=False)
     a = assignment if assignment is not None else district.assignment
-    return resilience(problem, _flow_of(problem, params, a), params, fragile_at=fragile_at)
+    return resilience(problem, flow_of(problem, params, a), params, fragile_at=fragile_at)
 
 
 def district_teams(district: District, params: Params | None = None):

@@ -19,7 +19,7 @@ from geo_grid.assign.model import Params, Problem
 
 GRID_COLUMNS = (
     "grid_code", "community_code", "buildings", "households", "residents", "vulnerable",
-    "load", "members", "secretary", "social_worker", "volunteer", "capacity",
+    "load", "members", "available_members", "secretary", "social_worker", "volunteer", "capacity",
     "load_per_member", "covered_load", "uncovered_load", "uncovered_buildings",
     "uncovered_households", "overloaded_members", "longest_walk_m",
 )
@@ -122,21 +122,23 @@ def coverage(problem: Problem, flow: np.ndarray, params: Params | None = None) -
     })
     roles = (mem[avail].groupby(["grid_code", "role"]).size().unstack(fill_value=0)
              .reindex(columns=["secretary", "social_worker", "volunteer"], fill_value=0))
-    per_grid = mem.groupby("grid_code").agg(members=("available", "sum"),
+    per_grid = mem.groupby("grid_code").agg(members=("available", "size"),
+                                            available_members=("available", "sum"),
                                             capacity=("capacity", "sum"),
                                             overloaded_members=("overloaded", "sum"))
     g = g.join(roles, how="left").join(per_grid, how="left")
-    for col in ("members", "secretary", "social_worker", "volunteer", "overloaded_members"):
+    for col in ("members", "available_members", "secretary", "social_worker", "volunteer",
+                "overloaded_members"):
         g[col] = g[col].fillna(0).astype(np.int64)
     g["capacity"] = g["capacity"].fillna(0.0)
-    g["load_per_member"] = np.where(g["members"] > 0, g["load"] / g["members"].clip(lower=1),
-                                    np.nan)
+    g["load_per_member"] = np.where(g["available_members"] > 0,
+                                    g["load"] / g["available_members"].clip(lower=1), np.nan)
     g = g.reset_index()[list(GRID_COLUMNS)]
     for col in ("load", "covered_load", "uncovered_load", "capacity", "load_per_member"):
         g[col] = g[col].round(2)
     c = g.groupby("community_code", sort=True).agg(
         grids=("grid_code", "size"),
-        **{col: (col, "sum") for col in GRID_COLUMNS[2:12]},
+        **{col: (col, "sum") for col in GRID_COLUMNS[2:13]},
         covered_load=("covered_load", "sum"),
         uncovered_load=("uncovered_load", "sum"),
         uncovered_buildings=("uncovered_buildings", "sum"),
@@ -144,7 +146,8 @@ def coverage(problem: Problem, flow: np.ndarray, params: Params | None = None) -
         overloaded_members=("overloaded_members", "sum"),
         longest_walk_m=("longest_walk_m", "max"),
     ).reset_index()
-    c["load_per_member"] = np.where(c["members"] > 0, c["load"] / c["members"].clip(lower=1),
+    c["load_per_member"] = np.where(c["available_members"] > 0,
+                                    c["load"] / c["available_members"].clip(lower=1),
                                     np.nan).round(2)
     return Coverage(building=building, grid=g, community=c, member_load=mload / s,
                     overloaded=over)

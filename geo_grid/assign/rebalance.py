@@ -46,6 +46,7 @@ from geo_grid.assign.model import AssignmentError, Params, Problem, Solution
 from geo_grid.crs import normalize_crs, to_cgcs2000
 from geo_grid.district import District
 from geo_grid.errors import InvalidGeometry
+from geo_grid.figures import Figures, coverage_tables, figures
 
 MAX_WALK_LIMIT_M = 20_000.0
 
@@ -329,6 +330,9 @@ class RebalanceResult:
         max_walk_m, solve_seconds`` (after), plus ``before`` with the same figures.
     solution : Solution
         The raw flow solution.
+    figures_before, figures_after : Figures
+        Every figure (per building, member, grid, community, district) of the current
+        assignment under the scenario and of the new one (:mod:`geo_grid.figures`).
     """
 
     scenario: Scenario
@@ -342,6 +346,8 @@ class RebalanceResult:
     summary: dict
     solution: Solution
     candidates: pd.DataFrame | None = None
+    figures_before: Figures | None = None
+    figures_after: Figures | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable result (records), for the API and ``geo-grid rebalance -o``."""
@@ -354,12 +360,14 @@ class RebalanceResult:
             "sealed": list(self.sealed),
             "moves": recs(self.moves),
             "assignment": recs(self.assignment[cols]),
-            "coverage_before": {"grid": recs(self.before.grid),
-                                "community": recs(self.before.community)},
-            "coverage_after": {"grid": recs(self.after.grid),
-                               "community": recs(self.after.community)},
+            "coverage_before": coverage_tables(self.figures_before),
+            "coverage_after": coverage_tables(self.figures_after),
             "shortages": recs(self.shortages),
             "candidates": recs(self.candidates) if self.candidates is not None else [],
+            "uncovered_before": self.figures_before.uncovered_buildings(),
+            "uncovered_after": self.figures_after.uncovered_buildings(),
+            "figures_before": self.figures_before.to_dict(),
+            "figures_after": self.figures_after.to_dict(),
         }
 
 
@@ -487,8 +495,11 @@ def rebalance(district: District, scenario: Scenario | Mapping[str, Any],
     mult = surge_multiplier(codes, problem.building_codes, problem.building_grid,
                             problem.building_community)
     demand = demand_from_counts(counts, params, sealed=sealed, multiplier=mult, flag_extra=flags)
+    g = district.grids
     return rebalance_problem(problem, params, unavailable=unavailable, sealed=sealed,
-                             demand=demand, scenario=scenario)
+                             demand=demand, scenario=scenario,
+                             grids=(g["code"].astype(str).to_numpy(),
+                                    g["community_code"].astype(str).to_numpy()))
 
 
 def apply_scenario(problem: Problem, *, unavailable: np.ndarray, sealed: np.ndarray,
@@ -503,7 +514,8 @@ def apply_scenario(problem: Problem, *, unavailable: np.ndarray, sealed: np.ndar
 
 def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarray,
                       sealed: np.ndarray, demand: np.ndarray, scenario: Scenario | None = None,
-                      beyond_m: float | None = None, from_scratch: bool = False) -> RebalanceResult:
+                      beyond_m: float | None = None, from_scratch: bool = False,
+                      grids: tuple | None = None) -> RebalanceResult:
     """Rebalance at the array level (see the module docstring).
 
     Parameters
@@ -527,6 +539,8 @@ def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarr
     from_scratch : bool
         Ignore the current assignment in the solve (every pair priced alike): the moves then
         show what a plain re-optimisation would change.
+    grids : (codes, communities), optional
+        Every grid of the district, so that the figures list grids without buildings too.
 
     Returns
     -------
@@ -557,6 +571,10 @@ def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarr
         "n_arcs": sol.n_arcs,
         "before": before.totals(),
     }
+    codes, comms = grids if grids is not None else (None, None)
+    kw = {"grid_codes": codes, "grid_community": comms}
+    fig_before = figures(scn, old[kept], params, cov=before, **kw)
+    fig_after = figures(scn, sol.flow, params, cov=after, **kw)
     return RebalanceResult(
         scenario=scenario or Scenario(),
         assignment=sol.assignment,
@@ -569,6 +587,8 @@ def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarr
         summary=summary,
         solution=sol,
         candidates=candidates,
+        figures_before=fig_before,
+        figures_after=fig_after,
     )
 
 
