@@ -14,11 +14,17 @@ import pandas as pd
 
 from geo_grid.address import AddressMatcher
 from geo_grid.batch import GridDirectory
-from geo_grid.crs import to_cgcs2000
+from geo_grid.crs import normalize_crs, to_cgcs2000
 from geo_grid.district import District
 from geo_grid.errors import GeoGridError, InvalidCoordinate
 from geo_grid.locator import GridLocator
 from geo_grid.privacy import mask_name, mask_phone
+
+
+def _plain_degrees(lon: float, lat: float) -> bool:
+    """True for finite in-range degrees: then no conversion or check can fail."""
+    return (isinstance(lon, float | int) and isinstance(lat, float | int)
+            and -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0)
 
 
 def _person(row: dict, unmasked: bool) -> dict[str, Any]:
@@ -33,13 +39,43 @@ def _person(row: dict, unmasked: bool) -> dict[str, Any]:
 
 def team_of(members: pd.DataFrame, unmasked: bool = False) -> dict[str, Any]:
     """The team JSON of one grid's members: secretary, social workers, volunteers."""
-    rows = members.sort_values("id").to_dict("records")
+    return _team(members.sort_values("id").to_dict("records"), unmasked)
+
+
+def _team(rows: list[dict], unmasked: bool) -> dict[str, Any]:
+    """The team JSON of member records already sorted by id."""
     sec = [_person(r, unmasked) for r in rows if r["role"] == "secretary"]
     return {
         "secretary": sec[0] if sec else None,
         "social_workers": [_person(r, unmasked) for r in rows if r["role"] == "social_worker"],
         "volunteers": [_person(r, unmasked) for r in rows if r["role"] == "volunteer"],
     }
+
+
+EMPTY_TEAM: dict[str, Any] = {"secretary": None, "social_workers": [], "volunteers": []}
+
+
+def team_answers(members: pd.DataFrame) -> dict[str, tuple[dict, dict]]:
+    """Per grid code, its team JSON masked and unmasked, built once for every grid.
+
+    A lookup then only copies the ready answer instead of sorting and masking a frame.
+    """
+    if not len(members):
+        return {}
+    rows = members[["id", "name", "phone", "role", "available", "grid_code"]].sort_values("id")
+    by_grid: dict[str, list[dict]] = {}
+    for r in rows.to_dict("records"):
+        if isinstance(r["grid_code"], str):  # members without a grid have no team
+            by_grid.setdefault(r["grid_code"], []).append(r)
+    return {code: (_team(rs, False), _team(rs, True)) for code, rs in by_grid.items()}
+
+
+def _copy_team(team: dict[str, Any]) -> dict[str, Any]:
+    """A fresh copy of a ready team answer (callers may change what they get)."""
+    sec = team["secretary"]
+    return {"secretary": dict(sec) if sec else None,
+            "social_workers": [dict(p) for p in team["social_workers"]],
+            "volunteers": [dict(p) for p in team["volunteers"]]}
 
 
 @dataclass(frozen=True)
@@ -54,6 +90,8 @@ class Gazetteer:
     teams: dict[str, pd.DataFrame] = field(repr=False)
     matcher: AddressMatcher = field(repr=False)
     directory: GridDirectory = field(repr=False)
+    #: per grid code: (masked, unmasked) team JSON, see :func:`team_answers`
+    team_json: dict[str, tuple[dict, dict]] = field(repr=False, default_factory=dict)
 
     @classmethod
     def build(cls, district: District, cell_deg: float = 1e-4) -> Gazetteer:
@@ -74,7 +112,7 @@ class Gazetteer:
         teams = {code: frame for code, frame in m.groupby("grid_code")} if len(m) else {}
         return cls(district, locator, {"code": s["code"], "name": s["name"]}, grid_info,
                    community_info, teams, AddressMatcher.from_district(district),
-                   GridDirectory.from_district(district))
+                   GridDirectory.from_district(district), team_answers(m))
 
     def with_district(self, district: District) -> Gazetteer:
         """The same indexes for a district of the same boundary version with new members or
@@ -83,7 +121,7 @@ class Gazetteer:
             return Gazetteer.build(district, cell_deg=self.locator.cell)
         m = district.members
         teams = {code: frame for code, frame in m.groupby("grid_code")} if len(m) else {}
-        return replace(self, district=district, teams=teams)
+        return replace(self, district=district, teams=teams, team_json=team_answers(m))
 
     def grid_codes(self, lon, lat, crs: str | None = "wgs84") -> np.ndarray:
         """Grid code per point (None where not covered), any accepted CRS, vectorised."""
@@ -95,14 +133,13 @@ class Gazetteer:
         if code is None:
             return {"covered": False, "street": None, "community": None, "grid": None, "team": None}
         info = self.grid_info[code]
-        team = self.teams.get(code)
+        team = self.team_json.get(code)
         return {
             "covered": True,
             "street": dict(self.street),
             "community": dict(self.community_info[info["community_code"]]),
             "grid": {"code": info["code"], "name": info["name"], "kind": info["kind"]},
-            "team": team_of(team, unmasked) if team is not None else
-            {"secretary": None, "social_workers": [], "volunteers": []},
+            "team": _copy_team(team[unmasked] if team else EMPTY_TEAM),
         }
 
     def lookup(self, lon: float, lat: float, crs: str | None = "wgs84",
@@ -120,11 +157,14 @@ class Gazetteer:
         unmasked : bool
             Show names and phones in full (only for callers allowed to see them).
         """
-        try:
-            x, y = to_cgcs2000(np.float64(lon), np.float64(lat), crs)
-        except InvalidCoordinate as exc:
-            exc.details.pop("index", None)  # one point: an array index means nothing here
-            raise
+        if normalize_crs(crs) in ("wgs84", "cgcs2000") and _plain_degrees(lon, lat):
+            x, y = float(lon), float(lat)  # the common case, without numpy's per-call cost
+        else:
+            try:
+                x, y = to_cgcs2000(np.float64(lon), np.float64(lat), crs)
+            except InvalidCoordinate as exc:
+                exc.details.pop("index", None)  # one point: an array index means nothing here
+                raise
         idx = self.locator.locate_one(float(x), float(y))
         code = None if idx < 0 else str(self.locator.codes[idx])
         out = self.answer_for_grid(code, unmasked)
