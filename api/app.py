@@ -6,7 +6,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import errors
+from api import docs, errors
+from api.edge import EdgeMiddleware
+from api.models.problem import problem_media_types
 from api.settings import Settings
 from api.state import ServiceState
 from geo_grid import __version__
@@ -54,15 +56,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Grid management for a street office: lookup, grids, coverage and maps. "
         "The reference district's street outline, grids, buildings, households and members are synthetic.",
         lifespan=lifespan,
+        docs_url=None,  # served by api.docs with local assets instead of CDN ones
+        redoc_url=None,
     )
     app.state.settings = settings
     errors.install(app)
-    from api.routes import batch, coverage, grids, health, lookup
+    docs.install(app)
+    app.add_middleware(EdgeMiddleware, minimum_size=1000)
+    _openapi = app.openapi
+
+    def openapi() -> dict:
+        # error bodies documented as application/problem+json (FastAPI files them as JSON)
+        if app.openapi_schema is None:
+            app.openapi_schema = problem_media_types(_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi
+    from api.routes import batch, coverage, grids, health, lookup, members, scenarios
 
     app.include_router(health.router)
     app.include_router(lookup.router, prefix="/api/v1")
     app.include_router(batch.router, prefix="/api/v1")
     app.include_router(grids.router, prefix="/api/v1")
+    app.include_router(members.router, prefix="/api/v1")
+    app.include_router(scenarios.router, prefix="/api/v1")
     app.include_router(coverage.router, prefix="/api/v1")
     map_routes.mount_static(app)
     app.include_router(map_routes.router)

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from api.views import Views
 from geo_grid.district import District
+from geo_grid.figures import Figures, district_figures
 from geo_grid.lookup import Gazetteer
 from geo_grid.stats import grid_stats
 from geo_grid.store import Store, history
+
+log = logging.getLogger("geo_grid.api")
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,8 @@ class Snapshot:
     gazetteer: Gazetteer
     grid_stats: pd.DataFrame
     assignment_version: str | None
+    figures: Figures
+    views: Views
 
     @classmethod
     def load(cls, store: Store, previous: Snapshot | None = None) -> Snapshot:
@@ -34,7 +42,9 @@ class Snapshot:
         from."""
         district, version = store.load_district_versioned()
         gaz = previous.gazetteer.with_district(district) if previous else Gazetteer.build(district)
-        return cls(district, gaz, grid_stats(district), version)
+        fig = district_figures(district)
+        return cls(district, gaz, grid_stats(district, fig), version, fig,
+                   Views.build(district, fig, gaz))
 
 
 @dataclass
@@ -51,8 +61,8 @@ class ServiceState:
     snapshot: Snapshot
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     check_interval: float = 1.0
-    _coverage: tuple | None = None
     _checked: float = field(default_factory=time.monotonic)
+    _scenarios: OrderedDict = field(default_factory=OrderedDict)
 
     @classmethod
     def open(cls, store: Store) -> ServiceState:
@@ -111,11 +121,27 @@ class ServiceState:
         result = rebalance(view.district, scenario).to_dict()
         sid = history.save_scenario(self.store, scenario.name, scenario.to_dict(), result,
                                     view.assignment_version)
-        return history.get_scenario(self.store, sid)
+        return self.get_scenario(sid)
 
     def get_scenario(self, sid: str) -> dict[str, Any]:
-        """A kept scenario (404 if unknown)."""
-        return history.get_scenario(self.store, sid)
+        """A kept scenario (404 if unknown), with its stored figures.
+
+        Results never change once kept, only the status: the parsed result is cached per id
+        (16 entries) and the status read each time. A scenario kept before the figures were
+        stored with it gets them computed once (its rebalance run again on the district as it
+        was computed on) and stored (see :func:`geo_grid.store.history.ensure_figures`)."""
+        head = history.scenario_head(self.store, sid)
+        hit = self._scenarios.get(sid)
+        if hit is None:
+            kept = history.get_scenario(self.store, sid)
+            if not history.has_figures(kept):
+                log.warning("scenario %s was kept without figures: computing them once", sid)
+                kept = history.ensure_figures(self.store, kept, self.view.district)
+            hit = (kept["result"], history.figures_of(kept))
+            self._scenarios[sid] = hit
+            while len(self._scenarios) > 16:
+                self._scenarios.popitem(last=False)
+        return dict(head, result=hit[0], figures=hit[1])
 
     def list_scenarios(self) -> list[dict[str, Any]]:
         """Kept scenarios, newest first."""
@@ -141,15 +167,10 @@ class ServiceState:
                     self.reload()
         return out
 
-    def coverage(self):
-        """Coverage and resilience of the current assignment (cached per assignment version)."""
-        from geo_grid.assign import district_coverage, district_resilience
-
-        view = self.view
-        if self._coverage is None or self._coverage[0] != view.assignment_version:
-            self._coverage = (view.assignment_version, district_coverage(view.district),
-                              district_resilience(view.district))
-        return self._coverage[1], self._coverage[2]
+    @property
+    def figures(self) -> Figures:
+        """Every figure of the current assignment (computed once per assignment version)."""
+        return self.view.figures
 
     def reload(self) -> None:
         """Re-read the district (after an assignment change) and swap the snapshot."""

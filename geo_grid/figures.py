@@ -343,7 +343,8 @@ def district_figures(district, params=None, assignment: pd.DataFrame | None = No
     district : geo_grid.district.District
     params : geo_grid.assign.Params, optional
     assignment : pandas.DataFrame, optional
-        ``member_id, building_code, load`` rows; the district's by default.
+        ``member_id, building_code, load`` rows; the district's by default (an empty frame
+        given here means nobody covers anything).
     fragile_at : int
         Resilience threshold of ``fragile``.
 
@@ -356,9 +357,13 @@ def district_figures(district, params=None, assignment: pd.DataFrame | None = No
 
     params = params or Params()
     problem, _ = problem_from_district(district, params, use_assignment=False)
-    a = assignment if assignment is not None else district.assignment
+    if assignment is not None and not len(assignment):
+        flow = np.zeros((0, 3), dtype=np.int64)  # an empty assignment given: nobody covers
+    else:
+        flow = flow_of(problem, params, assignment if assignment is not None
+                       else district.assignment)
     g = district.grids
-    return figures(problem, flow_of(problem, params, a), params, fragile_at=fragile_at,
+    return figures(problem, flow, params, fragile_at=fragile_at,
                    grid_codes=g["code"].astype(str).to_numpy(),
                    grid_community=g["community_code"].astype(str).to_numpy())
 

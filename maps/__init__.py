@@ -3,7 +3,7 @@
 Public entry points (``maps.routes`` holds the FastAPI router and is imported separately)::
 
     coverage_map(district, *, tiles="none", asset_mode="inline", static_prefix="/static",
-                 coverage=None, fragile=None, color_by="load", ...) -> folium.Map
+                 figures=None, fragile=None, color_by="load", ...) -> folium.Map
     emergency_map(district, scenario, *, tiles="none", asset_mode="inline", ...) -> folium.Map
     compare_page(district, scenario, *, tiles="none", asset_mode="inline", ...) -> Figure
     render_html(map_or_figure) -> str

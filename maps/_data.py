@@ -17,6 +17,7 @@ import shapely
 from geo_grid.crs import from_metric, wgs84_to_gcj02
 from geo_grid.district import District
 from geo_grid.errors import InvalidInput
+from geo_grid.figures import Figures
 from geo_grid.privacy import mask_name, mask_phone
 
 ROLE_LABELS = {"secretary": "书记", "social_worker": "党员社工", "volunteer": "党员志愿者"}
@@ -208,7 +209,8 @@ def active_mask(members: pd.DataFrame, unavailable: Iterable | None = None) -> p
 
 
 def building_households(district: District) -> pd.Series:
-    """Households per building code: counted from ``households`` when present, else the layer."""
+    """Households per building code (the heat layer's weights): from ``households`` when
+    present, else the buildings layer."""
     b = district.buildings
     hh = district.households
     if hh is not None and not hh.empty and "building_code" in hh.columns:
@@ -216,24 +218,6 @@ def building_households(district: District) -> pd.Series:
         return counts.reindex(b["code"]).fillna(0).astype(int).set_axis(b["code"].to_numpy())
     col = b["households"] if "households" in b.columns else pd.Series(0, index=b.index)
     return pd.Series(col.fillna(0).astype(int).to_numpy(), index=b["code"].to_numpy())
-
-
-def building_residents(district: District) -> pd.Series | None:
-    hh = district.households
-    if hh is None or hh.empty or "size" not in hh.columns:
-        return None
-    return hh.groupby("building_code")["size"].sum()
-
-
-def coverers(assignment: pd.DataFrame, members: pd.DataFrame, active: pd.Series) -> pd.DataFrame:
-    """Assignment rows joined to members, active ones only: member_id, building_code, name, role…"""
-    if assignment is None or assignment.empty or members.empty:
-        return pd.DataFrame(columns=["member_id", "building_code", "name", "role", "phone", "grid_code"])
-    act = members.loc[active.to_numpy(), ["id", "name", "role", "phone", "grid_code"]]
-    a = assignment[["member_id", "building_code"]].merge(
-        act.rename(columns={"id": "member_id"}), on="member_id", how="inner"
-    )
-    return a
 
 
 def person_label(name, role, phone=None) -> str:
@@ -245,161 +229,67 @@ def person_label(name, role, phone=None) -> str:
     return " ".join(p for p in parts if p)
 
 
-def building_status(
-    district: District,
-    assignment: pd.DataFrame | None = None,
-    unavailable: Iterable | None = None,
-    uncovered: Iterable | None = None,
-) -> pd.DataFrame:
-    """Per building: households, active coverer count, coverer labels and a status.
+def building_status(district: District, figures: Figures,
+                    uncovered: Iterable | None = None) -> pd.DataFrame:
+    """Per building, from the figures: households, the members carrying its load (count and
+    masked labels, largest load first) and its status (``covered``: two members or more,
+    ``single``, ``uncovered``: some load has no member, ``empty``: no load and nobody).
 
-    status: ``covered`` (≥2 active members), ``single`` (exactly one), ``uncovered`` (none, with
-    households), ``empty`` (no households and nobody assigned). An explicit ``uncovered`` list
-    (building codes) overrides the computed status for those buildings.
+    ``uncovered`` (building codes, e.g. a hand-made scenario's list) marks those buildings
+    uncovered on top of the figures.
     """
-    b = district.buildings
-    codes = b["code"].to_numpy()
-    members = district.members if district.members is not None else pd.DataFrame()
-    asg = district.assignment if assignment is None else assignment
-    act = active_mask(members, unavailable)
-    cov = coverers(asg, members, act)
-    hh = building_households(district).reindex(codes).fillna(0).astype(int)
-    n = cov.groupby("building_code").size().reindex(codes).fillna(0).astype(int)
-    labels: dict[str, list[str]] = {}
-    if not cov.empty:
-        order = {"secretary": 0, "social_worker": 1, "volunteer": 2}
-        cov = cov.assign(_o=cov["role"].map(order).fillna(3)).sort_values(["building_code", "_o"])
-        for code, name, role in zip(cov["building_code"], cov["name"], cov["role"], strict=True):
-            labels.setdefault(code, []).append(person_label(name, role))
-    status = np.where(n.to_numpy() >= 2, "covered", np.where(n.to_numpy() == 1, "single", "uncovered"))
-    status = np.where((n.to_numpy() == 0) & (hh.to_numpy() == 0), "empty", status)
-    out = pd.DataFrame({"code": codes, "households": hh.to_numpy(), "n_cover": n.to_numpy(), "status": status})
-    if uncovered is not None:
-        unc = set(map(str, uncovered))
-        out.loc[out["code"].astype(str).isin(unc), "status"] = "uncovered"
-    out["coverers"] = [labels.get(c, []) for c in codes]
-    return out
-
-
-def grid_figures(
-    district: District,
-    bstat: pd.DataFrame,
-    unavailable: Iterable | None = None,
-    coverage: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Per grid: households, residents, buildings, members (all/active/by role), load, uncovered.
-
-    ``load`` = households / active members of the grid (inf with no active member).
-    ``coverage`` (optional, indexed by grid code or with a ``grid_code``/``code`` column) adds or
-    overrides columns, e.g. ``resilience`` or ``longest_walk_m`` from the coverage metrics.
-    """
-    g = district.grids
-    b = district.buildings
-    codes = g["code"].to_numpy()
-    bs = bstat.set_index("code")
-    grid_of = pd.Series(b["grid_code"].to_numpy(), index=b["code"].to_numpy())
-    bs = bs.assign(grid_code=grid_of.reindex(bs.index).to_numpy())
-    hh = bs.groupby("grid_code")["households"].sum().reindex(codes).fillna(0).astype(int)
-    nb = bs.groupby("grid_code").size().reindex(codes).fillna(0).astype(int)
-    unc = (bs["status"] == "uncovered").groupby(bs["grid_code"]).sum().reindex(codes).fillna(0).astype(int)
-    covered_hh = (
-        bs["households"].where(bs["status"] != "uncovered", 0).groupby(bs["grid_code"]).sum()
-        .reindex(codes).fillna(0)
-    )
-    res = building_residents(district)
-    if res is not None:
-        residents = res.rename_axis("building_code").reset_index()
-        residents["grid_code"] = grid_of.reindex(residents["building_code"]).to_numpy()
-        residents = residents.groupby("grid_code")["size"].sum().reindex(codes).fillna(0).astype(int)
-    else:
-        residents = pd.Series(np.nan, index=codes)
-    members = district.members if district.members is not None else pd.DataFrame()
-    resil = grid_resilience(district, hh, unavailable)
-    out = pd.DataFrame(index=pd.Index(codes, name="code"))
-    out["households"] = hh
-    out["residents"] = residents
-    out["buildings"] = nb
-    out["uncovered"] = unc
-    out["coverage_pct"] = np.where(hh > 0, 100.0 * covered_hh / hh.where(hh > 0, 1), 100.0)
-    out["resilience"] = resil
-    if not members.empty:
-        act = active_mask(members, unavailable)
-        m = members.assign(_act=act.to_numpy())
-        out["members"] = m.groupby("grid_code").size().reindex(codes).fillna(0).astype(int)
-        out["active"] = m[m["_act"]].groupby("grid_code").size().reindex(codes).fillna(0).astype(int)
-        for role in ROLE_LABELS:
-            out[role] = (
-                m[m["_act"] & (m["role"] == role)].groupby("grid_code").size()
-                .reindex(codes).fillna(0).astype(int)
-            )
-    else:
-        out["members"] = 0
-        out["active"] = 0
-        for role in ROLE_LABELS:
-            out[role] = 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["load"] = np.where(out["active"] > 0, out["households"] / out["active"].where(out["active"] > 0, 1), np.inf)
-    if coverage is not None and len(coverage):
-        cov = coverage
-        for key in ("grid_code", "code"):
-            if key in cov.columns:
-                cov = cov.set_index(key)
-                break
-        cov = cov[~cov.index.duplicated()].reindex(codes)
-        override = {"losses_tolerated": "resilience", "resilience": "resilience",
-                    "uncovered_buildings": "uncovered"}
-        for col in cov.columns:
-            if col in ("geometry", "name", "community_code", "team", "first_losses", "fragile"):
-                continue
-            if col in override:
-                out[override[col]] = pd.to_numeric(cov[col], errors="coerce").to_numpy()
-            elif col not in out.columns:
-                out[col] = cov[col].to_numpy()
-    return out
-
-
-def grid_resilience(district: District, households: pd.Series, unavailable=None) -> pd.Series:
-    """Member losses a grid can take, worst case, before its households exceed its capacity.
-
-    Active members are removed in order of decreasing capacity; the resilience is the largest k
-    such that the remaining members' capacity (household-load units, ``capacity`` column) still
-    covers the grid's households. Without a ``capacity`` column: the smallest number of active
-    coverers of one of its occupied buildings, minus one. 0 = fragile: one loss bites.
-    """
-    codes = households.index
+    codes = district.buildings["code"].astype(str).to_numpy()
+    fb = figures.building.reindex(codes)
     members = district.members
-    if members is None or members.empty:
-        return pd.Series(0, index=codes, dtype=float)
-    act = active_mask(members, unavailable).to_numpy()
-    m = members[act]
-    if "capacity" in m.columns:
-        out = {}
-        caps = m.assign(_c=pd.to_numeric(m["capacity"], errors="coerce").fillna(0))
-        for gc, grp in caps.groupby("grid_code"):
-            c = np.sort(grp["_c"].to_numpy())[::-1]
-            total = c.sum()
-            need = float(households.get(gc, 0))
-            removed = np.concatenate([[0.0], np.cumsum(c)])
-            ok = (total - removed) >= need
-            out[gc] = int(ok.sum() - 1) if ok[0] else 0
-        return pd.Series(out, dtype=float).reindex(codes).fillna(0)
-    asg = district.assignment
-    cov = coverers(asg, members, active_mask(members, unavailable))
-    b = district.buildings
-    n = cov.groupby("building_code").size().reindex(b["code"]).fillna(0)
-    occ = households_by_building = building_households(district).reindex(b["code"]).fillna(0)
-    frame = pd.DataFrame({"grid": b["grid_code"].to_numpy(), "n": n.to_numpy(), "hh": occ.to_numpy()})
-    frame = frame[frame["hh"] > 0]
-    del households_by_building
-    return (frame.groupby("grid")["n"].min() - 1).clip(lower=0).reindex(codes).fillna(0)
+    names = dict(zip(members["id"].astype(str), members["name"], strict=False)) if len(members) else {}
+    roles = dict(zip(members["id"].astype(str), members["role"], strict=False)) if len(members) else {}
+    ids = fb["members"].map(lambda v: v if isinstance(v, list) else []).tolist()
+    out = pd.DataFrame({
+        "code": codes,
+        "households": fb["households"].fillna(0).astype(int).to_numpy(),
+        "n_cover": fb["n_members"].fillna(0).astype(int).to_numpy(),
+        "status": fb["status"].fillna("empty").to_numpy(),
+    })
+    if uncovered is not None:
+        out.loc[out["code"].isin(set(map(str, uncovered))), "status"] = "uncovered"
+    out["coverers"] = [[person_label(names.get(m), roles.get(m)) for m in ms] for ms in ids]
+    return out
 
 
-def grid_teams(district: District, unavailable: Iterable | None = None) -> dict[str, list[str]]:
-    """Grid code → the team as masked plain-text lines (secretary first), unavailable marked."""
+#: Map column → figure (:mod:`geo_grid.figures`). ``active`` are the available members and
+#: ``secretary``/``social_worker``/``volunteer`` the available ones by role; ``load`` is
+#: households per available member; ``resilience`` the member losses a grid can take.
+MAP_FIGURES = {
+    "households": "households", "residents": "residents", "buildings": "buildings",
+    "uncovered": "uncovered_buildings", "coverage_pct": "coverage_pct",
+    "resilience": "losses_tolerated", "members": "members", "active": "available_members",
+    "secretary": "available_secretaries", "social_worker": "available_social_workers",
+    "volunteer": "available_volunteers", "load": "households_per_member",
+    "vulnerable": "vulnerable", "uncovered_households": "uncovered_households",
+    "overloaded_members": "overloaded_members", "longest_walk_m": "longest_walk_m",
+    "fragile": "fragile",
+}
+
+
+def grid_figures(district: District, figures: Figures) -> pd.DataFrame:
+    """Per grid (indexed by code), the figures the map shows under its column names
+    (:data:`MAP_FIGURES`); a grid with no available member has an infinite ``load``."""
+    codes = district.grids["code"].astype(str).to_numpy()
+    g = figures.grid.reindex(codes)
+    out = pd.DataFrame({col: g[fig].to_numpy() for col, fig in MAP_FIGURES.items()},
+                       index=pd.Index(codes, name="code"))
+    out["load"] = out["load"].astype(float).fillna(np.inf)
+    return out
+
+
+def grid_teams(district: District, figures: Figures) -> dict[str, list[str]]:
+    """Grid code → the team as masked plain-text lines (secretary first), the members the
+    figures count unavailable marked."""
     members = district.members
     if members is None or members.empty:
         return {}
-    act = active_mask(members, unavailable)
+    avail = figures.member["available"]
+    act = avail.reindex(members["id"].astype(str)).fillna(False).astype(bool).set_axis(members.index)
     order = {"secretary": 0, "social_worker": 1, "volunteer": 2}
     m = members.assign(_act=act.to_numpy(), _o=members["role"].map(order).fillna(3))
     m = m.sort_values(["grid_code", "_o", "id"])

@@ -6,7 +6,7 @@
 - 网格 — grids coloured by load (households per active member; or by coverage with
   ``color_by="coverage"``) with a legend; click → code, name, community, figures, team (masked);
 - 社区边界 / 社区名称 — community outlines and labels; the street outline;
-- 脆弱网格 — fragile grids outlined (resilience 0: one member loss uncovers a building);
+- 脆弱网格 — fragile grids outlined (the figures' ``fragile``: one member loss uncovers a building);
 - 楼栋 — building footprints coloured by covering status, drawn only from zoom 16;
   click → address, households, who covers it (masked);
 - 党员住址 — member homes, clustered (off at first);
@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from geo_grid.district import District
+from geo_grid.figures import Figures, district_figures
 from geo_grid.privacy import mask_name, mask_phone
 from maps import _data as D  # noqa: N812
 from maps._base import base_map, finish
@@ -125,7 +126,7 @@ def grid_features(
                    f" · 书记/社工/志愿者 " + "/".join(str(D.num(f[r])) for r in D.ROLE_LABELS),
             "color": color,
         }
-        for col in figs.columns:  # extra coverage columns given by the caller
+        for col in figs.columns:  # the other figures (vulnerable, longest walk, ...)
             if col not in D.ROLE_LABELS and col not in ("load", "coverage_pct", "active", "members") and col not in p:
                 p[col] = D.num(f[col])
         props.append(p)
@@ -188,19 +189,12 @@ def add_boundaries(m, district: District, proj: D.Projector, *, simplify=D.GRID_
 
 
 def fragile_codes(figs: pd.DataFrame, fragile) -> set[str]:
+    """Grids to outline: the figures' fragile grids (``fragile`` None), none (False), or the
+    given codes."""
     if fragile is False:
         return set()
     if fragile is None:
-        r = figs["resilience"]
-        return set(figs.index[(r.fillna(1) <= 0) & (figs["households"] > 0)].astype(str))
-    if isinstance(fragile, pd.DataFrame) and "fragile" in fragile.columns:
-        key = "grid_code" if "grid_code" in fragile.columns else ("code" if "code" in fragile.columns else None)
-        idx = fragile[key] if key else fragile.index
-        return set(pd.Series(idx)[fragile["fragile"].fillna(False).astype(bool).to_numpy()].astype(str))
-    if isinstance(fragile, pd.DataFrame) and "resilience" in fragile.columns:
-        key = "grid_code" if "grid_code" in fragile.columns else ("code" if "code" in fragile.columns else None)
-        idx = fragile[key] if key else fragile.index
-        return set(pd.Series(idx)[fragile["resilience"].to_numpy() <= 0].astype(str))
+        return set(figs.index[figs["fragile"].fillna(False).astype(bool).to_numpy()].astype(str))
     return D.codes_from(fragile)
 
 
@@ -212,7 +206,7 @@ def coverage_map(
     tiles_attr: str | None = None,
     asset_mode: str = "inline",
     static_prefix: str = "/static",
-    coverage: pd.DataFrame | None = None,
+    figures: Figures | None = None,
     fragile=None,
     color_by: str = "load",
     load_bins: list[float] | None = None,
@@ -232,13 +226,11 @@ def coverage_map(
         GCJ-02), ``"tianditu"`` (needs ``tiles_key``) or a URL template (needs ``tiles_attr``).
     asset_mode : ``"inline"`` or ``"served"``
         Assets written into the page (a standalone file) or linked under ``static_prefix``.
-    coverage : DataFrame, optional
-        Per-grid metrics (``grid_code`` or ``code`` column, or indexed by grid code) that add or
-        override the figures computed here (e.g. ``resilience``, ``longest_walk_m``).
-    fragile : None, False, iterable of grid codes, or DataFrame
-        Grids to outline: a frame with a boolean ``fragile`` column (``district_resilience``) or a
-        ``resilience`` column (≤ 0 is fragile); None computes them (capacity of the team minus its
-        largest members cannot carry the households), False draws none.
+    figures : geo_grid.figures.Figures, optional
+        The figures to show (:func:`geo_grid.figures.district_figures` of ``district`` by
+        default; the service passes the ones it keeps per assignment version).
+    fragile : None, False or iterable of grid codes
+        Grids to outline: None the figures' fragile grids, False none, or the given codes.
     color_by : ``"load"`` or ``"coverage"``
         Grid fill: households per active member (bins ``load_bins``, default 20/30/40/50/60), or the
         share of households in covered buildings.
@@ -255,9 +247,10 @@ def coverage_map(
         district, tiles=tiles, tiles_key=tiles_key, tiles_attr=tiles_attr, asset_mode=asset_mode,
         static_prefix=static_prefix, page_title=f"{street_name} 网格覆盖图",
     )
-    bstat = D.building_status(district)
-    figs = D.grid_figures(district, bstat, coverage=coverage)
-    teams = D.grid_teams(district)
+    fig = figures if figures is not None else district_figures(district)
+    bstat = D.building_status(district, fig)
+    figs = D.grid_figures(district, fig)
+    teams = D.grid_teams(district, fig)
     bins = D.load_bins(load_bins)
 
     GeoLayer(

@@ -13,13 +13,16 @@ Input is plain data (no dependency on the assignment classes); :func:`scenario_v
 - a stored scenario ``{"id", "name", "spec", "result": {...}}`` as the API keeps it;
 - a ``RebalanceResult`` object (anything with ``to_dict()``).
 
-When ``uncovered`` is not given it is computed: buildings with households and no available
-member in the new assignment (after) or in ``district``'s with the scenario's outages (before).
-The service passes the district as the scenario was computed on (its ``base_version``).
+The figures drawn (building status, grid figures, shortage grids) are the scenario's own
+``figures_before``/``figures_after`` (:mod:`geo_grid.figures`), kept with the result: a page
+never runs a rebalance. A hand-made dict without them has them evaluated once from its
+assignment (or ``district``'s with its moves) with its members out; its ``uncovered`` lists are
+drawn on top.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +35,7 @@ from branca.element import Figure
 
 from geo_grid.crs import to_cgcs2000
 from geo_grid.district import District
+from geo_grid.figures import Figures, district_figures
 from maps import _data as D  # noqa: N812
 from maps._base import base_map
 from maps.assets import make_offline, render_html
@@ -107,8 +111,8 @@ class ScenarioView:
     shortage: pd.DataFrame = field(default_factory=pd.DataFrame)
     summary: dict = field(default_factory=dict)
     assignment: pd.DataFrame | None = None
-    coverage_after: pd.DataFrame | None = None
-    coverage_before: pd.DataFrame | None = None
+    figures_after: Figures | None = None
+    figures_before: Figures | None = None
 
 
 def _get(d: Mapping, *keys, default=None):
@@ -156,8 +160,7 @@ def scenario_view(obj, sid: str | None = None) -> ScenarioView:
     if isinstance(obj, ScenarioView):
         return obj
     if not isinstance(obj, Mapping) and hasattr(obj, "to_dict"):
-        extra = uncovered_lists(obj)
-        obj = dict(obj.to_dict(), **extra)
+        obj = obj.to_dict()
     if not isinstance(obj, Mapping):
         raise TypeError(f"cannot read a scenario from {type(obj).__name__}")
     top = obj
@@ -171,8 +174,9 @@ def scenario_view(obj, sid: str | None = None) -> ScenarioView:
     if shortage.empty and _get(res, "shortage_grids") is not None:
         shortage = pd.DataFrame({"grid_code": [str(c) for c in D.codes_from(res["shortage_grids"])]})
     asg = _get(res, "assignment", "assignment_after")
-    cov_after = _get(res, "coverage_after")
-    cov_before = _get(res, "coverage_before")
+    figs = top.get("figures")  # the service's stored scenario: figures already read
+    if figs is None and _get(res, "figures_before") is not None:
+        figs = (Figures.from_dict(res["figures_before"]), Figures.from_dict(res["figures_after"]))
     return ScenarioView(
         id=str(_get(top, "id", default=sid)) if _get(top, "id", default=sid) is not None else None,
         name=str(name),
@@ -188,32 +192,48 @@ def scenario_view(obj, sid: str | None = None) -> ScenarioView:
         shortage=shortage,
         summary=summary,
         assignment=_frame(asg) if asg is not None else None,
-        coverage_after=_frame(cov_after.get("grid")) if isinstance(cov_after, Mapping) else None,
-        coverage_before=_frame(cov_before.get("grid")) if isinstance(cov_before, Mapping) else None,
+        figures_before=figs[0] if figs else None,
+        figures_after=figs[1] if figs else None,
     )
 
 
 def uncovered_lists(result) -> dict:
-    """``uncovered_before``/``uncovered_after`` building codes from a result's coverage tables
-    (objects with ``before.building``/``after.building`` frames having ``building_code`` and
-    ``uncovered``, as ``geo_grid.assign.RebalanceResult``); {} when there are none."""
+    """``uncovered_before``/``uncovered_after`` building codes of a result with figures
+    (``RebalanceResult``); {} when it has none."""
     out = {}
-    for key, attr in (("uncovered_before", "before"), ("uncovered_after", "after")):
-        cov = getattr(result, attr, None)
-        b = getattr(cov, "building", None)
-        if isinstance(b, pd.DataFrame) and {"building_code", "uncovered"} <= set(b.columns):
-            out[key] = b.loc[b["uncovered"].astype(bool), "building_code"].astype(str).tolist()
+    for key, attr in (("uncovered_before", "figures_before"), ("uncovered_after", "figures_after")):
+        fig = getattr(result, attr, None)
+        if isinstance(fig, Figures):
+            out[key] = fig.uncovered_buildings()
     return out
 
 
-def _bstat(district: District, sv: ScenarioView, phase: str) -> pd.DataFrame:
-    if phase == "after":
-        # the stored result's assignment, even when empty (everybody out); moves only without one
-        asg = sv.assignment if sv.assignment is not None else _apply_moves(district.assignment, sv.moves)
-        if asg is not None and asg.empty and not {"member_id", "building_code"} <= set(asg.columns):
-            asg = pd.DataFrame(columns=["member_id", "building_code"])
-        return D.building_status(district, asg, sv.unavailable, sv.uncovered)
-    return D.building_status(district, None, sv.unavailable, sv.uncovered_before)
+def scenario_figures(district: District, sv: ScenarioView) -> tuple[Figures, Figures]:
+    """(before, after) figures of a scenario: its own, or, for a hand-made one without them,
+    those of ``district``'s assignment (before) and of its assignment or moves (after),
+    evaluated once with its members out."""
+    if sv.figures_before is not None and sv.figures_after is not None:
+        return sv.figures_before, sv.figures_after
+    members = district.members
+    if sv.unavailable and len(members):
+        members = members.assign(available=members["available"].astype(bool)
+                                 & ~members["id"].astype(str).isin(sv.unavailable))
+    out = dataclasses.replace(district, members=members)
+    after = sv.assignment if sv.assignment is not None else _apply_moves(district.assignment, sv.moves)
+    return district_figures(out), district_figures(out, assignment=_with_loads(district, after))
+
+
+def _with_loads(district: District, assignment: pd.DataFrame | None) -> pd.DataFrame:
+    """Rows ``member_id, building_code, load``: a building's load shared out evenly over the
+    rows that name it when a hand-made assignment gives no loads."""
+    if assignment is None or not len(assignment):
+        return pd.DataFrame(columns=["member_id", "building_code", "load"])
+    a = assignment
+    if "load" not in a.columns or a["load"].isna().any():
+        # rows with equal loads far above any demand: each carries 1/n of its building
+        a = a[["member_id", "building_code"]].copy()
+        a["load"] = 1e12 / a.groupby("building_code")["member_id"].transform("size")
+    return a
 
 
 def _apply_moves(assignment: pd.DataFrame, moves: pd.DataFrame) -> pd.DataFrame:
@@ -256,15 +276,6 @@ def _summary_panel(sv: ScenarioView, n_uncovered: int, n_shortage: int) -> tuple
     return props, {"heading": "应急调整方案", "title": "name", "fields": fields}
 
 
-def _grid_props_frame(sv: ScenarioView, phase: str) -> pd.DataFrame | None:
-    cov = sv.coverage_after if phase == "after" else sv.coverage_before
-    if cov is None or cov.empty or "grid_code" not in cov.columns:
-        return None
-    keep = [c for c in cov.columns if c in ("grid_code", "uncovered_buildings", "uncovered_households",
-                                             "longest_walk_m")]
-    return cov[keep]
-
-
 def scenario_map(
     district: District,
     scenario,
@@ -281,7 +292,8 @@ def scenario_map(
     finish: bool = True,
 ) -> folium.Map:
     """One map of a scenario: ``phase="after"`` (the rebalanced coverage, moves drawn) or
-    ``"before"`` (``district``'s assignment, the scenario's base, with the scenario's outages)."""
+    ``"before"`` (the assignment it was computed on, with the scenario's outages), drawn from
+    the scenario's figures (see :func:`scenario_figures`)."""
     if phase not in ("before", "after"):
         raise ValueError("phase must be 'before' or 'after'")
     sv = scenario_view(scenario)
@@ -291,9 +303,11 @@ def scenario_map(
         static_prefix=static_prefix, page_title=f"{street_name} 应急调整：{sv.name}",
         map_box=map_box, title=title,
     )
-    bstat = _bstat(district, sv, phase)
-    figs = D.grid_figures(district, bstat, sv.unavailable, coverage=_grid_props_frame(sv, phase))
-    teams = D.grid_teams(district, sv.unavailable)
+    sv.figures_before, sv.figures_after = scenario_figures(district, sv)
+    fig = sv.figures_after if phase == "after" else sv.figures_before
+    bstat = D.building_status(district, fig, sv.uncovered if phase == "after" else sv.uncovered_before)
+    figs = D.grid_figures(district, fig)
+    teams = D.grid_teams(district, fig)
     GeoLayer(
         grid_features(district, figs, teams, proj, color_by="load"),
         {"className": "gg-grid", "style": GRID_PLAIN_STYLE, "popup": GRID_POPUP, "tooltip": "tip",
@@ -449,10 +463,12 @@ def compare_page(
 ) -> Figure:
     """Before/after: two maps side by side on one page, kept on the same view by ``GG.sync``.
 
-    Left: ``district``'s assignment (the scenario's base) under its outages; right: after rebalancing.
+    Left: the assignment the scenario was computed on, under its outages; right: after
+    rebalancing (both from the scenario's figures).
     Returns the branca Figure; render it with :func:`maps.assets.render_html`.
     """
     sv = scenario_view(scenario)
+    sv.figures_before, sv.figures_after = scenario_figures(district, sv)
     kw = dict(tiles=tiles, tiles_key=tiles_key, tiles_attr=tiles_attr, asset_mode=asset_mode,
               static_prefix=static_prefix, finish=False)
     left = scenario_map(district, sv, phase="before", title="调整前（当前包保 + 人员缺位）", panel=False,

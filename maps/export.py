@@ -22,9 +22,8 @@ def write_map(district: District, path: str | Path, tiles="none", **kwargs) -> P
         ``none`` (default), ``osm``, ``gaode``, ``tianditu`` (``tiles_key=``) or a URL template
         (``tiles_attr=``); any other keyword goes to :func:`maps.coverage.coverage_map`.
 
-    Unless ``coverage`` or ``fragile`` is given, the figures and fragile grids are the core's
-    (:func:`core_metrics`), as on the served ``/`` page. The file gets the ordinary permissions
-    (0666 minus the umask).
+    The figures are the core's (:func:`geo_grid.figures.district_figures`, or ``figures=``), as
+    on the served ``/`` page. The file gets the ordinary permissions (0666 minus the umask).
 
     Returns
     -------
@@ -32,8 +31,6 @@ def write_map(district: District, path: str | Path, tiles="none", **kwargs) -> P
         The written file.
     """
     path = Path(path)
-    if "coverage" not in kwargs and "fragile" not in kwargs:
-        kwargs["coverage"], kwargs["fragile"] = core_metrics(district)
     html = coverage_html(district, tiles=tiles, asset_mode="inline", **kwargs)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
@@ -52,15 +49,3 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
-
-
-def core_metrics(district: District):
-    """Per-grid coverage (with ``losses_tolerated``) and resilience from :mod:`geo_grid.assign`:
-    the same figures and fragile grids as the served ``/`` page."""
-    from geo_grid.assign import district_coverage, district_resilience
-
-    grid = district_coverage(district).grid
-    res = district_resilience(district)
-    if res is not None and "losses_tolerated" in res.columns:
-        grid = grid.merge(res[["grid_code", "losses_tolerated"]], on="grid_code", how="left")
-    return grid, res

@@ -6,15 +6,14 @@ Wire into the app::
     map_routes.mount_static(app)          # /static/... from installed packages
     app.include_router(map_routes.router) # GET /, /map/scenarios/{id}, /map/scenarios/{id}/compare
 
-Where the data come from is kept in two small functions, :func:`district_of` and
-:func:`scenario_of` (the running ``ServiceState`` at ``app.state.service`` when present, else
+Where the data come from is kept in three small functions, :func:`district_of`,
+:func:`figures_of` and :func:`scenario_of` (the running ``ServiceState`` at ``app.state.service`` when present, else
 ``app.state.district`` and the dict ``app.state.scenarios``). Pages are cached per district
 object, assignment version, tiles and scenario (16 entries).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -27,10 +26,11 @@ from fastapi.staticfiles import StaticFiles
 
 from geo_grid.district import District
 from geo_grid.errors import NotFound
+from geo_grid.figures import Figures, district_figures
 from maps import _data as D  # noqa: N812
 from maps.assets import SERVED_DIRS, SERVED_FILES, render_html
 from maps.coverage import coverage_map
-from maps.emergency import compare_page, emergency_map, uncovered_lists
+from maps.emergency import compare_page, emergency_map
 
 STATIC_PREFIX = "/static"
 router = APIRouter(tags=["maps"])
@@ -65,24 +65,13 @@ def scenario_of(request: Request, sid: str) -> Any:
     return scenarios[sid]
 
 
-def metrics_of(request: Request):
-    """Per-grid coverage metrics and resilience from the service, or (None, None).
-
-    Uses ``ServiceState.coverage()`` → ``(Coverage, resilience frame)`` when present; the map
-    then shows the core's figures (losses tolerated, uncovered households, longest walk) and
-    outlines the grids it calls fragile.
-    """
+def figures_of(request: Request, district: District) -> Figures:
+    """The figures of the current assignment: the service's (computed once per assignment
+    version), or those of ``app.state.district``."""
     svc = getattr(request.app.state, "service", None)
-    if svc is None or not hasattr(svc, "coverage"):
-        return None, None
-    try:
-        cov, res = svc.coverage()
-        grid = cov.grid
-        if res is not None and "losses_tolerated" in res.columns:
-            grid = grid.merge(res[["grid_code", "losses_tolerated"]], on="grid_code", how="left")
-        return grid, res
-    except Exception:  # noqa: BLE001 - the map falls back to its own figures
-        return None, None
+    if svc is not None:
+        return svc.view.figures
+    return district_figures(district)
 
 
 # ------------------------------------------------------------------ helpers
@@ -139,54 +128,6 @@ def _page(html: str, tiles: dict) -> HTMLResponse:
                                        "Cache-Control": "no-cache"})
 
 
-def base_district(request: Request, district: District, scenario: Any) -> District:
-    """The district as the scenario was computed on: the assignment of its ``base_version``
-    (kept in the store's history) and the members' availability before any apply since.
-
-    Falls back to ``district`` when there is no service store or the scenario has no base."""
-    svc = getattr(request.app.state, "service", None)
-    store = getattr(svc, "store", None)
-    if store is None or not isinstance(scenario, dict) or "base_version" not in scenario:
-        return district
-    base = scenario.get("base_version")
-    if base == getattr(svc.view, "assignment_version", None) and scenario.get("status") != "applied":
-        return district
-    from geo_grid.store import history
-
-    rows = history.assignment_at(store, base)
-    members = district.members
-    back = history.unavailable_since(store, base)
-    if back and members is not None and len(members):
-        members = members.copy()
-        members.loc[members["id"].isin(back), "available"] = True
-    return dataclasses.replace(district, assignment=rows, members=members)
-
-
-def with_uncovered(district: District, scenario: Any, base_known: bool = False) -> Any:
-    """Add per-building uncovered lists to a stored scenario that lacks them.
-
-    A stored result (``RebalanceResult.to_dict()``) carries grid totals only; re-running the
-    deterministic rebalance of its spec on the district it was computed on (``district`` must be
-    that one: see :func:`base_district`) gives the buildings behind them. Skipped for applied
-    scenarios unless ``base_known`` (the district has changed since), and when
-    ``geo_grid.assign`` is missing.
-    """
-    if not isinstance(scenario, dict):
-        return scenario
-    res = scenario.get("result") if isinstance(scenario.get("result"), dict) else scenario
-    if any(k in res for k in ("uncovered", "uncovered_after")) or not isinstance(scenario.get("spec"), dict):
-        return scenario
-    if scenario.get("status") == "applied" and not base_known:
-        return scenario
-    try:
-        from geo_grid.assign import Scenario, rebalance
-
-        extra = uncovered_lists(rebalance(district, Scenario.from_dict(scenario["spec"])))
-    except Exception:  # noqa: BLE001 - the map then shows buildings without any active member
-        return scenario
-    return dict(scenario, result=dict(res, **extra))
-
-
 def _scenario_page(request: Request, sid: str, kind: str, render: Callable) -> HTMLResponse:
     district, version = district_of(request)
     scenario = scenario_of(request, sid)
@@ -195,9 +136,9 @@ def _scenario_page(request: Request, sid: str, kind: str, render: Callable) -> H
     key = (kind, sid, version, state, tuple(sorted(tiles.items())))
 
     def build() -> str:
-        base = base_district(request, district, scenario)
-        return render_html(render(base, with_uncovered(base, scenario, base_known=base is not district),
-                                  asset_mode="served", static_prefix=STATIC_PREFIX, **tiles))
+        # the scenario's stored figures (before and after) say what to draw: no solve here
+        return render_html(render(district, scenario, asset_mode="served",
+                                  static_prefix=STATIC_PREFIX, **tiles))
 
     return _page(_cached(request, key, build), tiles)
 
@@ -212,9 +153,8 @@ def coverage_page(request: Request) -> HTMLResponse:
     key = ("coverage", version, tuple(sorted(tiles.items())))
 
     def build() -> str:
-        coverage, fragile = metrics_of(request)
         return render_html(coverage_map(district, asset_mode="served", static_prefix=STATIC_PREFIX,
-                                        coverage=coverage, fragile=fragile, **tiles))
+                                        figures=figures_of(request, district), **tiles))
 
     html = _cached(request, key, build)
     return _page(html, tiles)

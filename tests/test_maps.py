@@ -285,10 +285,18 @@ def test_fragile_option(district):
     assert not [k for k in _layers(coverage_map(district, fragile=False)) if k.startswith("脆弱")]
 
 
-def test_coverage_frame_adds_figures(district):
-    cov = pd.DataFrame({"grid_code": district.grids["code"], "longest_walk_m": 321.0})
-    props = _layers(coverage_map(district, coverage=cov))["网格"].data["features"][0]["properties"]
-    assert props["longest_walk_m"] == 321
+def test_grid_popups_show_the_core_figures(district):
+    from geo_grid.figures import district_figures
+
+    fig = district_figures(district)
+    feats = _layers(coverage_map(district, figures=fig))["网格"].data["features"]
+    assert len(feats) == len(fig.grid)
+    for f in feats:
+        p, row = f["properties"], fig.grid.loc[f["properties"]["code"]]
+        assert p["households"] == row["households"] and p["uncovered"] == row["uncovered_buildings"]
+        assert p["longest_walk_m"] == pytest.approx(row["longest_walk_m"], abs=0.05)
+        assert p["resilience"] == row["losses_tolerated"]
+        assert p["team_count"] == f"{row['available_members']}/{row['members']}"
 
 
 def test_export_writes_standalone_file(district, tmp_path):

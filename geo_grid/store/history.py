@@ -19,6 +19,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy import inspect as sa_inspect
 
 from geo_grid.errors import Conflict, NotFound
+from geo_grid.figures import FIGURES_VERSION, Figures
 from geo_grid.store import schema
 from geo_grid.store.build import _records, now_iso
 from geo_grid.store.store import Store
@@ -61,6 +62,86 @@ def get_scenario(store: Store, sid: str) -> dict[str, Any]:
     out["result"] = json.loads(out["result"])
     out.pop("fid", None)
     return out
+
+
+def scenario_head(store: Store, sid: str) -> dict[str, Any]:
+    """A kept scenario without its result: ``id, name, created_at, status, applied_at,
+    base_version`` (cheap: the result is not read)."""
+    s = schema.scenarios
+    with store.engine.connect() as conn:
+        row = conn.execute(select(s.c.id, s.c.name, s.c.created_at, s.c.status, s.c.applied_at,
+                                  s.c.base_version).where(s.c.id == sid)).mappings().first()
+    if row is None:
+        raise NotFound(f"scenario {sid} does not exist", scenario=sid)
+    return dict(row)
+
+
+def has_figures(kept: dict[str, Any]) -> bool:
+    """Whether a kept scenario carries its figures before and after (of this version)."""
+    res = kept.get("result") or {}
+    return all(isinstance(res.get(k), dict) and res[k].get("version") == FIGURES_VERSION
+               for k in ("figures_before", "figures_after"))
+
+
+def figures_of(kept: dict[str, Any]) -> tuple[Figures, Figures]:
+    """The figures before and after of a kept scenario.
+
+    Raises
+    ------
+    InvalidInput
+        The scenario was kept without them (see :func:`ensure_figures`).
+    """
+    res = kept["result"]
+    return Figures.from_dict(res.get("figures_before")), Figures.from_dict(res.get("figures_after"))
+
+
+def district_at(store: Store, district, version: str | None):
+    """``district`` as it was at assignment ``version``: that version's assignment rows and the
+    members made unavailable by the applies since available again."""
+    import dataclasses
+
+    members = district.members
+    back = unavailable_since(store, version)
+    if back and members is not None and len(members):
+        members = members.copy()
+        members.loc[members["id"].isin(back), "available"] = True
+    return dataclasses.replace(district, assignment=assignment_at(store, version),
+                               members=members)
+
+
+def _version_known(store: Store, version: str) -> bool:
+    a, v = schema.assignments, schema.assignment_versions
+    with store.engine.connect() as conn:
+        if conn.execute(select(a.c.fid).where(a.c.valid_from == version).limit(1)).first():
+            return True
+        return (sa_inspect(conn).has_table(v.name)
+                and conn.execute(select(v.c.fid).where(v.c.version == version)).first() is not None)
+
+
+def ensure_figures(store: Store, kept: dict[str, Any], district) -> dict[str, Any]:
+    """A kept scenario with its figures: as kept, or, for a scenario kept before scenarios
+    carried their figures, its (deterministic, seeded) rebalance run once more on the district
+    as it was computed on (``district_at`` its base version) and the result stored back.
+
+    Raises
+    ------
+    Conflict
+        The scenario's base version is no longer in the store's history.
+    """
+    if has_figures(kept):
+        return kept
+    from geo_grid.assign import rebalance
+
+    base = kept.get("base_version")
+    if base is not None and base != current_version(store) and not _version_known(store, base):
+        raise Conflict(f"scenario {kept['id']} was kept without figures and its base assignment "
+                       f"{base} is gone: compute the scenario again")
+    result = rebalance(district_at(store, district, base), kept["spec"]).to_dict()
+    s = schema.scenarios
+    with store.engine.begin() as conn:
+        conn.execute(update(s).where(s.c.id == kept["id"]).values(
+            result=json.dumps(result, ensure_ascii=False)))
+    return dict(kept, result=result)
 
 
 def list_scenarios(store: Store) -> list[dict[str, Any]]:
