@@ -19,6 +19,7 @@ from geo_grid.district import District
 from geo_grid.errors import GeoGridError, InvalidCoordinate
 from geo_grid.locator import GridLocator
 from geo_grid.privacy import mask_name, mask_phone
+from geo_grid.status import MatchStatus
 
 
 def _plain_degrees(lon: float, lat: float) -> bool:
@@ -179,7 +180,7 @@ class Gazetteer:
         """
         res = self.matcher.match(text)
         m = res.to_dict()
-        code = m.get("grid_code") if m["status"] == "matched" else None
+        code = m.get("grid_code") if m["status"] == MatchStatus.MATCHED else None
         out = self.answer_for_grid(code, unmasked)
         out["match"] = m
         return out
@@ -189,9 +190,10 @@ class Gazetteer:
         ``{"lon", "lat", "crs"}`` objects. A malformed item (a boolean coordinate, both an
         address and lon/lat, an unknown shape) gets an ``error`` and the rest go on.
 
-        Statuses are those of the file batch (:func:`geo_grid.batch.lookup_roster`):
-        ``matched``/``ambiguous``/``unmatched`` for addresses, ``located``/``not_covered`` for
-        points, ``error`` for an item that could not be read.
+        Statuses are those of the file batch (:func:`geo_grid.batch.lookup_roster`), the words
+        of :class:`geo_grid.status.MatchStatus`: ``matched``/``ambiguous``/``unmatched`` for
+        addresses, ``located``/``not_covered`` for points, ``error`` for an item that could
+        not be read.
 
         Returns
         -------
@@ -226,8 +228,8 @@ class Gazetteer:
                     out[i] = self._item(i, text, None, error="empty address")
                     continue
                 m = r.to_dict()
-                code = m.get("grid_code") if r.status == "matched" else None
-                out[i] = self._item(i, text, code, status=r.status, match=m)
+                code = m.get("grid_code") if r.status == MatchStatus.MATCHED else None
+                out[i] = self._item(i, text, code, status=m["status"], match=m)
         for i, it in zip(pt_idx, pts, strict=True):
             if isinstance(it["lon"], bool) or isinstance(it["lat"], bool):
                 out[i] = self._item(i, it, None, error="lon and lat must be numbers, not true/false")
@@ -242,13 +244,14 @@ class Gazetteer:
                 continue
             idx = self.locator.locate_one(float(x), float(y))
             code = None if idx < 0 else str(self.locator.codes[idx])
-            out[i] = self._item(i, it, code, status="located" if code else "not_covered")
+            status = MatchStatus.LOCATED if code else MatchStatus.NOT_COVERED
+            out[i] = self._item(i, it, code, status=status.value)
         summary: dict[str, int] = {"items": len(items)}
         for r in out:
             summary[r["status"]] = summary.get(r["status"], 0) + 1
         return out, summary
 
-    def _item(self, i: int, given: Any, code: str | None, status: str = "error",
+    def _item(self, i: int, given: Any, code: str | None, status: str = MatchStatus.ERROR.value,
               match: dict | None = None, error: str | None = None) -> dict[str, Any]:
         grid = comm = None
         if code is not None:

@@ -17,7 +17,7 @@ Public API (for the CLI ``geo-grid lookup --address`` and ``GET /api/v1/lookup?a
 ``parse(text) -> ParsedAddress``
     Compound or road, number, marker (栋/号), unit, room, floor, extra text.
 
-Status semantics: ``matched`` (confidence ≥ threshold, ``building_code`` set), ``ambiguous``
+Status semantics (:class:`geo_grid.status.MatchStatus`, re-exported here): ``matched`` (confidence ≥ threshold, ``building_code`` set), ``ambiguous``
 (ranked ``candidates``, no building chosen), ``unmatched`` (``reasons`` say why). The matcher
 never returns ``matched`` for a building that does not exist.
 """
@@ -32,12 +32,14 @@ from geo_grid.address.normalize import (
     to_halfwidth,
 )
 from geo_grid.address.parse import ParsedAddress, parse, parse_normalized
+from geo_grid.status import MatchStatus
 
 __all__ = [
     "STATUSES",
     "AddressMatcher",
     "Candidate",
     "MatchResult",
+    "MatchStatus",
     "Normalized",
     "ParsedAddress",
     "chinese_to_int",

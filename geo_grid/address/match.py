@@ -42,10 +42,11 @@ from rapidfuzz import fuzz
 from geo_grid.address.normalize import _basic, normalize
 from geo_grid.address.parse import ParsedAddress, parse_normalized
 from geo_grid.errors import InvalidInput
+from geo_grid.status import ADDRESS_STATUSES, MatchStatus
 
 __all__ = ["STATUSES", "AddressMatcher", "Candidate", "MatchResult"]
 
-STATUSES = ("matched", "ambiguous", "unmatched")
+STATUSES = ADDRESS_STATUSES  # matched, ambiguous, unmatched
 _RESIDENTIAL = frozenset({"slab", "point", "dormitory"})
 _ORDINAL = re.compile(r"第?\d+$")
 _REQUIRED = ("code", "address", "compound", "number")
@@ -70,8 +71,9 @@ class MatchResult:
         The text as given.
     normalized : str
         Its normalised form.
-    status : str
-        ``matched``, ``ambiguous`` or ``unmatched``.
+    status : MatchStatus
+        ``matched``, ``ambiguous`` or ``unmatched`` (a :class:`~geo_grid.status.MatchStatus`,
+        equal to its plain string).
     confidence : float
         In [0, 1]; for ``matched`` at least the matcher's threshold.
     building_code, building_address : str or None
@@ -88,7 +90,7 @@ class MatchResult:
 
     query: str
     normalized: str
-    status: str
+    status: MatchStatus
     confidence: float
     building_code: str | None = None
     building_address: str | None = None
@@ -107,7 +109,7 @@ class MatchResult:
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON shape used by the API's ``"match"`` object."""
         return {
-            "status": self.status,
+            "status": MatchStatus(self.status).value,
             "confidence": round(float(self.confidence), 4),
             "building": (
                 {"code": self.building_code, "address": self.building_address}
@@ -389,7 +391,7 @@ class AddressMatcher:
     def _result(
         self,
         p: ParsedAddress,
-        status: str,
+        status: MatchStatus,
         confidence: float,
         building: int | None,
         candidates: list[Candidate],
@@ -462,10 +464,10 @@ class AddressMatcher:
 
     def _match_parsed(self, p: ParsedAddress) -> MatchResult:
         if not p.text:
-            return self._result(p, "unmatched", 0.0, None, [], ["empty address"])
+            return self._result(p, MatchStatus.UNMATCHED, 0.0, None, [], ["empty address"])
         if p.number is None:
             return self._result(
-                p, "unmatched", 0.0, None, [],
+                p, MatchStatus.UNMATCHED, 0.0, None, [],
                 [f"no building or door number found in {p.text!r}"],
             )
         reasons: list[str] = []
@@ -490,21 +492,21 @@ class AddressMatcher:
                     f"{compound} has no number {p.number} (it has {len(nums)}, numbered "
                     f"{min(nums)} to {max(nums)})"
                 )
-                return self._result(p, "unmatched", 0.0, None, [], reasons)
+                return self._result(p, MatchStatus.UNMATCHED, 0.0, None, [], reasons)
             factor, notes = self._notes(i, p)
             conf = base * factor
-            status = "matched" if conf >= self.threshold else "ambiguous"
+            status = MatchStatus.MATCHED if conf >= self.threshold else MatchStatus.AMBIGUOUS
             cand = [Candidate(self._code[i], self._address[i], round(conf, 4))]
-            return self._result(p, status, conf, i if status == "matched" else None, cand,
+            return self._result(p, status, conf, i if status == MatchStatus.MATCHED else None, cand,
                                 reasons + notes)
         # fuzzy on the compound name among compounds that have this number
         if not compound:
             reasons.append("no compound or road name in the address")
-            return self._result(p, "unmatched", 0.0, None, [], reasons)
+            return self._result(p, MatchStatus.UNMATCHED, 0.0, None, [], reasons)
         scored = self._fuzzy(compound, p.number)
         if not scored:
             reasons.append(f"no compound or road with number {p.number} resembles {compound}")
-            return self._result(p, "unmatched", 0.0, None, [], reasons)
+            return self._result(p, MatchStatus.UNMATCHED, 0.0, None, [], reasons)
         rows = []
         hinted = self._hinted_community(p.community)
         for i, sim in scored:
@@ -533,12 +535,12 @@ class AddressMatcher:
             )
         reasons.extend(best_notes)
         if conf >= self.threshold:
-            return self._result(p, "matched", conf, best_i, cands, reasons)
+            return self._result(p, MatchStatus.MATCHED, conf, best_i, cands, reasons)
         if conf >= self.min_candidate:
             reasons.append(f"confidence {conf:.2f} is below the threshold {self.threshold:.2f}")
-            return self._result(p, "ambiguous", conf, None, cands, reasons)
+            return self._result(p, MatchStatus.AMBIGUOUS, conf, None, cands, reasons)
         reasons.append(f"best confidence {conf:.2f} is too low for a candidate")
-        return self._result(p, "unmatched", conf, None, cands, reasons)
+        return self._result(p, MatchStatus.UNMATCHED, conf, None, cands, reasons)
 
 
 def _with_query(res: MatchResult, text: str) -> MatchResult:

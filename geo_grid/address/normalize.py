@@ -24,6 +24,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 __all__ = [
     "ADMIN_PREFIXES",
@@ -204,17 +205,42 @@ class Normalized:
 
 
 def _basic(text: str) -> str:
+    # each substitution is skipped when the character it needs is absent (a plain `in` test
+    # costs far less than a regex pass; a roster runs this once per distinct address)
     s = to_halfwidth(text).lower()
     s = _SPACE.sub("", s)
     s = _DASHES.sub("-", s)
     s = replace_chinese_numerals(s)
     s = _JUNK.sub("", s)
-    s = _ORDINAL_DI.sub("", s)
+    if "第" in s:
+        s = _ORDINAL_DI.sub("", s)
     s = _BUILDING.sub(r"\1栋", s)
-    s = _UNIT_ROOM_HAO.sub(r"单元\1室", s)
+    if "单元" in s:
+        s = _UNIT_ROOM_HAO.sub(r"单元\1室", s)
     s = _ROOM.sub(r"\1室", s)
-    s = _MULTI_DASH.sub("-", s).strip("-")
-    return s
+    if "--" in s:
+        s = _MULTI_DASH.sub("-", s)
+    return s.strip("-")
+
+
+_ADMIN_FIRST = frozenset(p[0] for p in ADMIN_PREFIXES)
+_NOISE_LAST = frozenset(w[-1] for w in TRAILING_NOISE)
+
+
+@lru_cache(maxsize=8)
+def _lengths(protected: frozenset[str]) -> tuple[int, ...]:
+    """The distinct lengths of the protected names (a frozenset caches its own hash)."""
+    return tuple(sorted({len(p) for p in protected}))
+
+
+@lru_cache(maxsize=8)
+def _by_first_char(names: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Non-empty names grouped by their first character, each group in the given order."""
+    out: dict[str, list[str]] = {}
+    for c in names:
+        if c:
+            out.setdefault(c[0], []).append(c)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def normalize(
@@ -240,11 +266,12 @@ def normalize(
     Normalized
     """
     s = _basic(text if isinstance(text, str) else str(text))
-    protected = protected if isinstance(protected, frozenset | set) else frozenset(protected)
+    protected = protected if isinstance(protected, frozenset) else frozenset(protected)
+    communities = communities if isinstance(communities, tuple) else tuple(communities)
+    lengths = _lengths(protected)
+    by_first = _by_first_char(communities)
     dropped: list[str] = []
     community = None
-
-    lengths = sorted({len(p) for p in protected})
 
     def _is_protected(s: str) -> bool:
         return any(s[:k] in protected for k in lengths)
@@ -252,7 +279,7 @@ def normalize(
     changed = True
     while changed and s:
         changed = False
-        if not _is_protected(s):
+        if s[0] in _ADMIN_FIRST and not _is_protected(s):
             for p in ADMIN_PREFIXES:
                 if s.startswith(p) and len(s) > len(p):
                     rest = s[len(p):]
@@ -264,8 +291,8 @@ def normalize(
                     break
         if changed or community is not None:
             continue
-        for c in communities:
-            if c and s.startswith(c) and len(s) > len(c):
+        for c in by_first.get(s[0], ()):
+            if s.startswith(c) and len(s) > len(c):
                 community = c
                 s = s[len(c):]
                 for suffix in ("居民委员会", "居委会", "居委"):
@@ -282,7 +309,7 @@ def normalize(
                 changed = True
     noise: list[str] = []
     changed = True
-    while changed and s:
+    while changed and s and s[-1] in _NOISE_LAST:
         changed = False
         for w in TRAILING_NOISE:
             if s.endswith(w) and len(s) > len(w):
