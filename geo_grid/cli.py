@@ -261,15 +261,33 @@ def rebalance(scenario: Path = typer.Option(..., "--scenario", help="scenario JS
 @app.command()
 def roster(output: Path = typer.Option(..., "-o", "--output", help="xlsx file to write"),
            unmasked: bool = typer.Option(False, "--unmasked", help="names and phones in full"),
+           scenario: str = typer.Option(None, "--scenario",
+                                        help="a kept scenario's id: its new assignment and figures"),
            db: Path = DbOption) -> None:
-    """Write the coverage roster (per grid: who covers which building) as an Excel workbook."""
+    """Write the coverage roster (per grid: who covers which building; figures per grid and
+    community) as an Excel workbook: of the current assignment, or of a kept scenario's."""
+    import dataclasses
+
+    import pandas as pd
+
     from geo_grid.errors import InvalidInput
+    from geo_grid.figures import district_figures
     from geo_grid.roster import write_roster
-    from geo_grid.store import load_district
+    from geo_grid.store import Store, history
 
     try:
         ensure_store(db)
-        n = write_roster(load_district(db), output, unmasked=unmasked)
+        store = Store(db)
+        district = store.load_district()
+        if scenario is None:
+            fig = district_figures(district)
+        else:
+            kept = history.ensure_figures(store, history.get_scenario(store, scenario), district)
+            fig = history.figures_of(kept)[1]
+            rows = pd.DataFrame(kept["result"]["assignment"], columns=list(history.ASSIGNMENT_COLUMNS))
+            district = dataclasses.replace(district, assignment=rows)
+        store.close()
+        n = write_roster(district, output, unmasked=unmasked, figures=fig)
     except GeoGridError as exc:
         fail(exc)
     except OSError as exc:

@@ -1,4 +1,9 @@
-"""The coverage roster: per grid, who covers which building (an Excel workbook)."""
+"""The coverage roster: per grid, who covers which building, and each grid's and community's
+figures (an Excel workbook).
+
+The figures are those of :mod:`geo_grid.figures` (the same as the map and the API show),
+only given Chinese column names (:data:`FIGURE_COLUMNS`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from geo_grid.district import District
+from geo_grid.figures import Figures, district_figures
 from geo_grid.privacy import mask_frame
 
 ROLE_ZH = {"secretary": "党员书记", "social_worker": "党员社工", "volunteer": "党员志愿者"}
@@ -48,12 +54,57 @@ def roster_frame(district: District, unmasked: bool = False) -> pd.DataFrame:
     return out.sort_values(["网格编码", "楼栋编码", "成员编号"], na_position="last").reset_index(drop=True)
 
 
-def write_roster(district: District, path: Path | str, unmasked: bool = False) -> int:
-    """Write the roster workbook (sheet 分栋 per building, sheet 网格团队 per grid team).
+#: Sheet column → figure, for the sheets 网格汇总 (per grid) and 社区汇总 (per community).
+FIGURE_COLUMNS = {
+    "户数": "households",
+    "人口": "residents",
+    "重点关注户": "vulnerable",
+    "楼栋": "buildings",
+    "成员": "members",
+    "在岗成员": "available_members",
+    "书记": "secretaries",
+    "党员社工": "social_workers",
+    "党员志愿者": "volunteers",
+    "在岗书记": "available_secretaries",
+    "在岗党员社工": "available_social_workers",
+    "在岗党员志愿者": "available_volunteers",
+    "能力": "capacity",
+    "负担": "load",
+    "已覆盖负担": "covered_load",
+    "未覆盖负担": "uncovered_load",
+    "每人负担": "load_per_member",
+    "每人户数": "households_per_member",
+    "已覆盖楼栋": "covered_buildings",
+    "未覆盖楼栋": "uncovered_buildings",
+    "未覆盖户数": "uncovered_households",
+    "超负荷人员": "overloaded_members",
+    "最远步行米": "longest_walk_m",
+    "覆盖率": "coverage_pct",
+    "可承受减员": "losses_tolerated",
+    "脆弱": "fragile",
+}
+
+
+def figures_frame(table: pd.DataFrame, names: dict[str, str], key: str) -> pd.DataFrame:
+    """A figures table (grid or community) with the roster's column names, ``key`` first."""
+    out = pd.DataFrame({key: table.index.astype(str), **{
+        zh: table[col].to_numpy() for zh, col in FIGURE_COLUMNS.items()}})
+    if names:
+        out.insert(1, "名称", [names.get(c) for c in out[key]])
+    out["脆弱"] = out["脆弱"].map({True: "是", False: "否"})
+    return out
+
+
+def write_roster(district: District, path: Path | str, unmasked: bool = False,
+                 figures: Figures | None = None) -> int:
+    """Write the roster workbook: sheet 分栋 per building, 网格团队 per grid team, 网格汇总 and
+    社区汇总 the figures per grid and community.
 
     Names are masked and phones left out unless ``unmasked``. Phone and code columns are
-    written as text. Returns the number of building rows.
+    written as text. ``figures`` are the district's (:func:`geo_grid.figures.district_figures`)
+    by default. Returns the number of building rows.
     """
+    fig = figures if figures is not None else district_figures(district)
     frame = roster_frame(district, unmasked)
     m = district.members if unmasked else mask_frame(district.members)
     cols = ["grid_code", "id", "role", "name"] + (["phone"] if unmasked else []) + [
@@ -65,9 +116,14 @@ def write_roster(district: District, path: Path | str, unmasked: bool = False) -
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
         frame.to_excel(xw, sheet_name="分栋", index=False)
         teams.to_excel(xw, sheet_name="网格团队", index=False)
+        gname = dict(zip(district.grids["code"], district.grids["name"], strict=True))
+        cname = dict(zip(district.communities["code"], district.communities["name"], strict=True))
+        figures_frame(fig.grid, gname, "网格编码").to_excel(xw, sheet_name="网格汇总", index=False)
+        figures_frame(fig.community, cname, "社区编码").to_excel(xw, sheet_name="社区汇总",
+                                                               index=False)
         for ws in xw.book.worksheets:
             for col in ws.iter_cols(min_row=1, max_row=ws.max_row):
-                if col[0].value in ("电话", "网格编码", "楼栋编码", "成员编号"):
+                if col[0].value in ("电话", "网格编码", "楼栋编码", "成员编号", "社区编码"):
                     for cell in col[1:]:
                         cell.number_format = "@"
             ws.freeze_panes = "A2"

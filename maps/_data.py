@@ -162,7 +162,7 @@ def simplify_coverage(geoms, tolerance: float = GRID_SIMPLIFY_DEG):
         return arr
     try:
         out = shapely.coverage_simplify(arr, tolerance)
-    except Exception:  # noqa: BLE001 - an invalid coverage: draw it as it is
+    except shapely.errors.GEOSException:  # an invalid coverage: draw it as it is
         return arr
     bad = shapely.is_empty(out) | ~shapely.is_valid(out)
     out[bad] = arr[bad]
@@ -258,7 +258,8 @@ def building_status(district: District, figures: Figures,
 
 #: Map column → figure (:mod:`geo_grid.figures`). ``active`` are the available members and
 #: ``secretary``/``social_worker``/``volunteer`` the available ones by role; ``load`` is
-#: households per available member; ``resilience`` the member losses a grid can take.
+#: households per available member and ``demand_load`` the load in household-load units;
+#: ``resilience`` the member losses a grid can take.
 MAP_FIGURES = {
     "households": "households", "residents": "residents", "buildings": "buildings",
     "uncovered": "uncovered_buildings", "coverage_pct": "coverage_pct",
@@ -267,7 +268,10 @@ MAP_FIGURES = {
     "volunteer": "available_volunteers", "load": "households_per_member",
     "vulnerable": "vulnerable", "uncovered_households": "uncovered_households",
     "overloaded_members": "overloaded_members", "longest_walk_m": "longest_walk_m",
-    "fragile": "fragile",
+    "fragile": "fragile", "secretaries": "secretaries", "social_workers": "social_workers",
+    "volunteers": "volunteers", "capacity": "capacity", "demand_load": "load",
+    "covered_load": "covered_load", "uncovered_load": "uncovered_load",
+    "load_per_member": "load_per_member", "covered_buildings": "covered_buildings",
 }
 
 

@@ -44,6 +44,8 @@ GRID_POPUP = {
         ["team_count", "在岗/成员"],
         ["roles", "书记/社工/志愿者"],
         ["load", "每人负担", " 户"],
+        ["demand_load", "包保负担"],
+        ["uncovered_load", "未覆盖负担"],
         ["coverage_pct", "覆盖率", "%"],
         ["uncovered", "未覆盖楼栋"],
         ["resilience", "可承受减员"],
