@@ -8,7 +8,6 @@ from html.parser import HTMLParser
 
 import folium
 import folium.plugins
-import pandas as pd
 import pytest
 
 from geo_grid.errors import InvalidInput
