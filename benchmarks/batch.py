@@ -13,18 +13,21 @@ The last line printed is one JSON object.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
+# run as a script, this folder comes first on sys.path: a sibling module named like a standard
+# one (benchmarks/http.py) would shadow it, so the repository root replaces the folder
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from geo_grid.address import AddressMatcher  # noqa: E402
 from geo_grid.batch import GridDirectory, run_batch  # noqa: E402

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz
 
-from geo_grid.address.normalize import _basic, normalize
+from geo_grid.address.normalize import Normalizer, _basic
 from geo_grid.address.parse import ParsedAddress, parse_normalized
 from geo_grid.errors import InvalidInput
 from geo_grid.status import ADDRESS_STATUSES, MatchStatus
@@ -252,6 +252,7 @@ class AddressMatcher:
         self._communities = tuple(
             sorted({_basic(v) for v in names if v}, key=len, reverse=True)
         )
+        self._normalize = Normalizer(self._protected, self._communities)
         self._cache: dict[str, MatchResult] = {}
         self._norm_cache: dict[str, MatchResult] = {}
         self._fuzzy_cache: dict[tuple[str, int], list[tuple[int, float]]] = {}
@@ -292,7 +293,7 @@ class AddressMatcher:
         hit = self._cache.get(text)
         if hit is not None:
             return hit
-        norm = normalize(text, protected=self._protected, communities=self._communities)
+        norm = self._normalize(text)
         key = "\x1f".join((norm.text, norm.community or "", "|".join(norm.noise)))
         res = self._norm_cache.get(key)
         if res is None:

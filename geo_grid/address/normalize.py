@@ -30,6 +30,7 @@ __all__ = [
     "ADMIN_PREFIXES",
     "TRAILING_NOISE",
     "Normalized",
+    "Normalizer",
     "chinese_to_int",
     "normalize",
     "normalize_address",
@@ -204,6 +205,20 @@ class Normalized:
     noise: tuple[str, ...] = ()
 
 
+# replacement functions rather than r"\1栋" templates: Python 3.11 expands a template in
+# pure Python on every match, a function call is cheaper
+def _as_building(m: re.Match) -> str:
+    return m.group(1) + "栋"
+
+
+def _as_unit_room(m: re.Match) -> str:
+    return "单元" + m.group(1) + "室"
+
+
+def _as_room(m: re.Match) -> str:
+    return m.group(1) + "室"
+
+
 def _basic(text: str) -> str:
     # each substitution is skipped when the character it needs is absent (a plain `in` test
     # costs far less than a regex pass; a roster runs this once per distinct address)
@@ -214,10 +229,10 @@ def _basic(text: str) -> str:
     s = _JUNK.sub("", s)
     if "第" in s:
         s = _ORDINAL_DI.sub("", s)
-    s = _BUILDING.sub(r"\1栋", s)
+    s = _BUILDING.sub(_as_building, s)
     if "单元" in s:
-        s = _UNIT_ROOM_HAO.sub(r"单元\1室", s)
-    s = _ROOM.sub(r"\1室", s)
+        s = _UNIT_ROOM_HAO.sub(_as_unit_room, s)
+    s = _ROOM.sub(_as_room, s)
     if "--" in s:
         s = _MULTI_DASH.sub("-", s)
     return s.strip("-")
@@ -225,22 +240,100 @@ def _basic(text: str) -> str:
 
 _ADMIN_FIRST = frozenset(p[0] for p in ADMIN_PREFIXES)
 _NOISE_LAST = frozenset(w[-1] for w in TRAILING_NOISE)
+_COMMITTEE = ("居民委员会", "居委会", "居委")
 
 
-@lru_cache(maxsize=8)
-def _lengths(protected: frozenset[str]) -> tuple[int, ...]:
-    """The distinct lengths of the protected names (a frozenset caches its own hash)."""
-    return tuple(sorted({len(p) for p in protected}))
+class Normalizer:
+    """:func:`normalize` with its protected names and community names indexed once.
+
+    The matcher builds one and calls it for every query; the indexes (lengths of the protected
+    names, community names by first character) would otherwise be rebuilt per address.
+
+    Parameters
+    ----------
+    protected : iterable of str
+        Already-normalised compound/road names that must never lose a prefix (a compound called
+        ``江溪花园`` keeps its ``江溪``).
+    communities : iterable of str
+        Already-normalised community names (``叙丰家园1社区``) to drop at the start, besides the
+        generic ``…社区`` pattern; tried longest first.
+    """
+
+    def __init__(self, protected: Iterable[str] = (), communities: Iterable[str] = ()) -> None:
+        self.protected = frozenset(protected)
+        self._lengths = tuple(sorted({len(p) for p in self.protected}))
+        by_first: dict[str, list[str]] = {}
+        for c in communities:
+            if c:
+                by_first.setdefault(c[0], []).append(c)
+        self._communities = {k: tuple(v) for k, v in by_first.items()}
+
+    def __call__(self, text: str) -> Normalized:
+        """Normalise one address and report what was dropped (see :func:`normalize`)."""
+        s = _basic(text if isinstance(text, str) else str(text))
+        dropped: list[str] = []
+        community = None
+        changed = True
+        while changed and s:
+            rest = self._drop_prefix(s)
+            changed = rest is not None
+            if changed:
+                dropped.append(s[: len(s) - len(rest)])
+                s = rest
+            elif community is None:
+                community, s = self._drop_community(s)
+                changed = community is not None
+        s, noise = _drop_noise(s)
+        return Normalized(text=s.strip("-"), prefixes=tuple(dropped), community=community,
+                          noise=noise)
+
+    def _is_protected(self, s: str) -> bool:
+        protected = self.protected
+        # a plain loop: any() over a generator costs twice as much, once per address
+        for k in self._lengths:  # noqa: SIM110
+            if s[:k] in protected:
+                return True
+        return False
+
+    def _drop_prefix(self, s: str) -> str | None:
+        """``s`` without its administrative prefix, or None if it has none to drop."""
+        if s[0] not in _ADMIN_FIRST or self._is_protected(s):
+            return None
+        for p in ADMIN_PREFIXES:
+            if s.startswith(p) and len(s) > len(p):
+                rest = s[len(p):]
+                if rest[0] not in _ROAD_START:  # 江溪路 is a road, not 江溪 + 路
+                    return rest
+        return None
+
+    def _drop_community(self, s: str) -> tuple[str | None, str]:
+        """(the community name at the start of ``s`` or None, the rest)."""
+        for c in self._communities.get(s[0], ()):
+            if s.startswith(c) and len(s) > len(c):
+                s = s[len(c):]
+                for suffix in _COMMITTEE:
+                    if s.startswith(suffix) and len(s) > len(suffix):
+                        return c, s[len(suffix):]
+                return c, s
+        m = _COMMUNITY.match(s)
+        if m and len(s) > m.end():
+            return m.group(1), s[m.end():]
+        return None, s
 
 
-@lru_cache(maxsize=8)
-def _by_first_char(names: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
-    """Non-empty names grouped by their first character, each group in the given order."""
-    out: dict[str, list[str]] = {}
-    for c in names:
-        if c:
-            out.setdefault(c[0], []).append(c)
-    return {k: tuple(v) for k, v in out.items()}
+def _drop_noise(s: str) -> tuple[str, tuple[str, ...]]:
+    """``s`` without its trailing noise words (附近, 门口...), and the words dropped."""
+    noise: list[str] = []
+    changed = True
+    while changed and s and s[-1] in _NOISE_LAST:
+        changed = False
+        for w in TRAILING_NOISE:
+            if s.endswith(w) and len(s) > len(w):
+                noise.insert(0, w)
+                s = s[: -len(w)]
+                changed = True
+                break
+    return s, tuple(noise)
 
 
 def normalize(
@@ -265,60 +358,13 @@ def normalize(
     -------
     Normalized
     """
-    s = _basic(text if isinstance(text, str) else str(text))
     protected = protected if isinstance(protected, frozenset) else frozenset(protected)
-    communities = communities if isinstance(communities, tuple) else tuple(communities)
-    lengths = _lengths(protected)
-    by_first = _by_first_char(communities)
-    dropped: list[str] = []
-    community = None
+    return _normalizer(protected, tuple(communities))(text)
 
-    def _is_protected(s: str) -> bool:
-        return any(s[:k] in protected for k in lengths)
 
-    changed = True
-    while changed and s:
-        changed = False
-        if s[0] in _ADMIN_FIRST and not _is_protected(s):
-            for p in ADMIN_PREFIXES:
-                if s.startswith(p) and len(s) > len(p):
-                    rest = s[len(p):]
-                    if rest[0] in _ROAD_START:  # 江溪路 is a road, not 江溪 + 路
-                        continue
-                    dropped.append(p)
-                    s = rest
-                    changed = True
-                    break
-        if changed or community is not None:
-            continue
-        for c in by_first.get(s[0], ()):
-            if s.startswith(c) and len(s) > len(c):
-                community = c
-                s = s[len(c):]
-                for suffix in ("居民委员会", "居委会", "居委"):
-                    if s.startswith(suffix) and len(s) > len(suffix):
-                        s = s[len(suffix):]
-                        break
-                changed = True
-                break
-        if not changed:
-            m = _COMMUNITY.match(s)
-            if m and len(s) > m.end():
-                community = m.group(1)
-                s = s[m.end():]
-                changed = True
-    noise: list[str] = []
-    changed = True
-    while changed and s and s[-1] in _NOISE_LAST:
-        changed = False
-        for w in TRAILING_NOISE:
-            if s.endswith(w) and len(s) > len(w):
-                noise.insert(0, w)
-                s = s[: -len(w)]
-                changed = True
-                break
-    s = s.strip("-")
-    return Normalized(text=s, prefixes=tuple(dropped), community=community, noise=tuple(noise))
+@lru_cache(maxsize=8)
+def _normalizer(protected: frozenset[str], communities: tuple[str, ...]) -> Normalizer:
+    return Normalizer(protected, communities)
 
 
 def normalize_address(text: str) -> str:
