@@ -24,7 +24,8 @@ log = logging.getLogger("geo_grid.api")
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One consistent view of the district: swapped as a whole, never half-updated."""
+    """One consistent view of the district, its figures and the read routes' bodies: swapped
+    as a whole, never half-updated."""
 
     district: District
     gazetteer: Gazetteer
@@ -39,7 +40,8 @@ class Snapshot:
 
         The district and its assignment version are read in one read transaction, so the
         version stamped on scenarios computed from this snapshot is the one they were computed
-        from."""
+        from. Every figure of the assignment (:mod:`geo_grid.figures`) and the bodies of the
+        read routes (:class:`api.views.Views`) are computed here, once per version."""
         district, version = store.load_district_versioned()
         gaz = previous.gazetteer.with_district(district) if previous else Gazetteer.build(district)
         fig = district_figures(district)
