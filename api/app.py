@@ -61,7 +61,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     errors.install(app)
-    docs.install(app)
     app.add_middleware(EdgeMiddleware, minimum_size=1000)
     _openapi = app.openapi
 
@@ -83,4 +82,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(coverage.router, prefix="/api/v1")
     map_routes.mount_static(app)
     app.include_router(map_routes.router)
+    # after the API: routes are matched in order, and the hot ones come first
+    docs.install(app)
     return app

@@ -158,19 +158,28 @@ class Gazetteer:
         unmasked : bool
             Show names and phones in full (only for callers allowed to see them).
         """
+        code, x, y = self.locate_point(lon, lat, crs)
+        out = self.answer_for_grid(code, unmasked)
+        out["point"] = {"lon": x, "lat": y, "crs": "cgcs2000"}
+        return out
+
+    def locate_point(self, lon: float, lat: float,
+                     crs: str | None = "wgs84") -> tuple[str | None, float, float]:
+        """Grid code of one point (None outside the street) and the point in CGCS2000.
+
+        Raises :class:`InvalidCoordinate` or :class:`UnknownCRS` as :meth:`lookup` does.
+        """
         if normalize_crs(crs) in ("wgs84", "cgcs2000") and _plain_degrees(lon, lat):
             x, y = float(lon), float(lat)  # the common case, without numpy's per-call cost
         else:
             try:
-                x, y = to_cgcs2000(np.float64(lon), np.float64(lat), crs)
+                cx, cy = to_cgcs2000(np.float64(lon), np.float64(lat), crs)
             except InvalidCoordinate as exc:
                 exc.details.pop("index", None)  # one point: an array index means nothing here
                 raise
-        idx = self.locator.locate_one(float(x), float(y))
-        code = None if idx < 0 else str(self.locator.codes[idx])
-        out = self.answer_for_grid(code, unmasked)
-        out["point"] = {"lon": float(x), "lat": float(y), "crs": "cgcs2000"}
-        return out
+            x, y = float(cx), float(cy)
+        idx = self.locator.locate_one(x, y)
+        return (None if idx < 0 else str(self.locator.codes[idx])), x, y
 
     def lookup_address(self, text: str, unmasked: bool = False) -> dict[str, Any]:
         """Answer for a free-text Chinese address: the lookup JSON plus a ``match`` object.

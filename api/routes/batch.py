@@ -13,6 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.deps import service
+from api.models.batch import BatchResult
+from api.models.problem import problem_responses
 from api.state import ServiceState
 from geo_grid.batch import run_batch
 from geo_grid.crs import CRS_NAMES, normalize_crs
@@ -38,9 +40,16 @@ BATCH_DOC = {
 }
 
 
-@router.post("/lookup/batch", openapi_extra=BATCH_DOC, responses={
-    200: {"description": "JSON results, or the roster file with columns added"},
-    413: {"description": "over the item or size limit"}})
+FILE_BODY = {"schema": {"type": "string", "format": "binary"}}
+
+
+# The JSON answer is returned as a ready JSONResponse (a 10,000-item batch is not re-validated);
+# ``response_model`` documents it, and the tests check real answers against the model.
+@router.post("/lookup/batch", openapi_extra=BATCH_DOC, response_model=BatchResult, responses={
+    200: {"description": "JSON results, or the roster file with columns added (summary in the "
+                         "X-Batch-Summary header)",
+          "content": {media.split(";")[0]: FILE_BODY for media in MEDIA.values()}},
+    **problem_responses(400, 413, 422, 503)})
 async def lookup_batch(request: Request, state: ServiceState = Depends(service)):
     """Place many addresses or points at once.
 
