@@ -124,11 +124,12 @@ def write_workbook(output: Output, path: Path) -> Path:
         return write_into_workbook(output, path)
     table = output.table
     text = output.text_columns()
-    columns = [[out_value(v) for v in col] for col in zip(*table.values, strict=True)] \
-        if table.values else [[] for _ in table.header]
+    # cells as read: the writer leaves None, NaN and '' empty and writes numbers as numbers
+    columns = [list(col) for col in zip(*table.values, strict=True)] if table.values \
+        else [[] for _ in table.header]
     for j in text:
-        columns[j] = [v or None for v in table.frame.iloc[:, j].tolist()]
-    columns += [[None if is_blank(v) else v for v in col] for col in output.columns]
+        columns[j] = table.frame.iloc[:, j].tolist()
+    columns += [list(col) for col in output.columns]
     head = [[out_value(v) for v in row] for row in table.title_rows]
     head.append(list(table.header) + list(output.headers))
     return write_xlsx(path, columns, head_rows=head, text_columns=text, widths=output.widths(),

@@ -40,7 +40,12 @@ _EPOCH = _dt.datetime(1899, 12, 30)  # Excel's 1900 date system, for serials aft
 _TEXT, _DATETIME, _DATE, _TIME = 1, 2, 3, 4
 # control characters XML 1.0 forbids, and a literal _xHHHH_ Excel would read as an escape
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
-_EDGE_SPACE = re.compile(r"(?:^|\x1e)\s|\s(?:\x1e|$)")
+# the same test in two cheap passes (a character class scans fast; '_x' is rare)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_ESCAPE_LIKE = re.compile(r"_x[0-9A-Fa-f]{4}_")
+_SPACE = re.compile(r"\s")
+# run on the column's strings joined by NUL (neither whitespace nor allowed in a cell as is)
+_EDGE_SPACE = re.compile(r"(?:^|\x00)\s|\s(?:\x00|$)")
 _XML_SPECIAL = re.compile(r"[&<>]")
 
 _CONTENT_TYPES = (
@@ -148,25 +153,43 @@ def _date_cell(ref: str, v: Any) -> str:
 def _column_cells(letter: str, rows: list[str], values: Sequence[Any], text: bool) -> list[str]:
     """The XML of one column's cells for a block of rows ('' for an empty cell).
 
-    Columns of plain strings (the usual case) and of plain ints take one list comprehension;
-    anything else goes cell by cell through :func:`_any_cell`.
+    Columns of plain strings (the usual case) and of plain numbers take one list
+    comprehension; anything else (dates, booleans, text needing escapes, numbers mixed with
+    text) goes cell by cell through :func:`_any_cell`.
     """
     types = set(map(type, values))
     style = f' s="{_TEXT}"' if text else ""
     if types <= {str, type(None)}:
         strings = [v or "" for v in values]
-        joined = "\x1e".join(strings)
-        if not (_ILLEGAL.search(joined) or _EDGE_SPACE.search(joined)):
-            if _XML_SPECIAL.search(joined):
+        if not _needs_care(strings):
+            if _XML_SPECIAL.search("".join(strings)):
                 strings = [escape(s) for s in strings]
             head = f'{style} t="inlineStr"><is><t>'
             return [f'<c r="{letter}{r}"{head}{s}</t></is></c>' if s else ""
                     for r, s in zip(rows, strings, strict=True)]
-    elif types <= {int, float, type(None)} and all(
-            map(math.isfinite, (v for v in values if v is not None))):
-        return [f'<c r="{letter}{r}"{style}><v>{v!r}</v></c>' if v is not None else ""
-                for r, v in zip(rows, values, strict=True)]
+    elif types <= {int, float, str, type(None)} and _plain_numbers(values):
+        # numbers, with None, NaN or '' for an empty cell
+        return [f'<c r="{letter}{r}"{style}><v>{v!r}</v></c>' if v == v and v is not None
+                and v != "" else "" for r, v in zip(rows, values, strict=True)]
     return [_any_cell(f"{letter}{r}", v, text) for r, v in zip(rows, values, strict=True)]
+
+
+def _needs_care(strings: list[str]) -> bool:
+    """True if a string needs an Excel escape or keeps spaces at its ends (the slow path)."""
+    joined = "".join(strings)
+    if _CONTROL.search(joined) or ("_x" in joined and _ESCAPE_LIKE.search(joined)):
+        return True
+    return bool(_SPACE.search(joined)) and bool(_EDGE_SPACE.search("\x00".join(strings)))
+
+
+def _plain_numbers(values: Sequence[Any]) -> bool:
+    """True if every value is a finite number or empty (None, NaN, '')."""
+    for v in values:
+        if v is None or v == "" or v != v:
+            continue
+        if isinstance(v, str) or not math.isfinite(v):
+            return False
+    return True
 
 
 def _sheet_head(nrows: int, ncols: int, widths: Sequence[float | None],
