@@ -129,6 +129,31 @@ class MatchResult:
         }
 
 
+def _community_names(
+    communities: pd.DataFrame | Iterable[str] | None,
+) -> tuple[list[str], dict[str, str]]:
+    """Community names to recognise, and normalised name (without 居委会) → community code."""
+    names: list[str] = []
+    codes: dict[str, str] = {}
+    if communities is None:
+        return names, codes
+    if not isinstance(communities, pd.DataFrame):
+        return [str(v) for v in communities], codes
+    for c in ("name", "short_name"):
+        if c not in communities.columns:
+            continue
+        names.extend(str(v) for v in communities[c].dropna())
+        if "code" not in communities.columns:
+            continue
+        for name, code in zip(communities[c], communities["code"], strict=True):
+            if isinstance(name, str):
+                key = _basic(name)
+                for suffix in ("居民委员会", "居委会"):
+                    key = key.removesuffix(suffix)
+                codes[key] = str(code)
+    return names, codes
+
+
 def _margin_factor(gap: float) -> float:
     return float(min(1.0, max(0.0, 0.5 + gap / 0.4)))
 
@@ -178,12 +203,29 @@ class AddressMatcher:
         self.min_candidate = float(min_candidate)
         self.limit = int(limit)
         b = buildings.reset_index(drop=True)
+        self._load_columns(b)
+        self._index_buildings(b["compound"].tolist())
+        self._protected = frozenset(self._by_compound)
+        names, self._community_codes = _community_names(communities)
+        self._communities = tuple(
+            sorted({_basic(v) for v in names if v}, key=len, reverse=True)
+        )
+        self._normalize = Normalizer(self._protected, self._communities)
+        self._cache: dict[str, MatchResult] = {}
+        self._norm_cache: dict[str, MatchResult] = {}
+        self._fuzzy_cache: dict[tuple[str, int], list[tuple[int, float]]] = {}
+
+    def _load_columns(self, b: pd.DataFrame) -> None:
+        """Per-building lists and arrays, by row (missing optional columns → defaults)."""
         n = len(b)
 
         def col(name: str, default: Any) -> np.ndarray:
             if name in b.columns:
                 return b[name].to_numpy()
             return np.full(n, default, dtype=object)
+
+        def numeric(name: str, default: Any) -> pd.Series:
+            return pd.to_numeric(pd.Series(col(name, default)), errors="coerce")
 
         self._code = [str(v) for v in b["code"]]
         self._address = [str(v) for v in b["address"]]
@@ -192,14 +234,10 @@ class AddressMatcher:
             None if v is None or v != v else str(v) for v in col("community_code", None)
         ]
         self._category = [str(v) for v in col("category", "")]
-        self._floors = pd.to_numeric(pd.Series(col("floors", np.nan)), errors="coerce").to_numpy()
-        self._units = pd.to_numeric(pd.Series(col("units", np.nan)), errors="coerce").to_numpy()
-        self._rpf = pd.to_numeric(
-            pd.Series(col("rooms_per_floor", np.nan)), errors="coerce"
-        ).to_numpy()
-        self._households = (
-            pd.to_numeric(pd.Series(col("households", 0)), errors="coerce").fillna(0).to_numpy()
-        )
+        self._floors = numeric("floors", np.nan).to_numpy()
+        self._units = numeric("units", np.nan).to_numpy()
+        self._rpf = numeric("rooms_per_floor", np.nan).to_numpy()
+        self._households = numeric("households", 0).fillna(0).to_numpy()
         numbers = pd.to_numeric(b["number"], errors="coerce")
         if numbers.isna().any():
             bad = int(np.flatnonzero(numbers.isna().to_numpy())[0])
@@ -209,53 +247,27 @@ class AddressMatcher:
             )
         self._number = numbers.astype(int).tolist()
 
-        # index: compound -> number -> row; number -> compounds; normalised address -> row
+    def _index_buildings(self, compounds: list[Any]) -> None:
+        """compound → number → row; number → compounds; normalised address → row; markers."""
         self._by_compound: dict[str, dict[int, int]] = {}
         self._by_number: dict[int, list[str]] = {}
         self._exact: dict[str, int] = {}
         self._marker: list[str | None] = []
-        for i in range(n):
-            comp = _basic(str(b["compound"].iloc[i]))
-            num = self._number[i]
-            self._by_compound.setdefault(comp, {})
-            if num in self._by_compound[comp]:
-                other = self._by_compound[comp][num]
+        for i, (raw, num) in enumerate(zip(compounds, self._number, strict=True)):
+            comp = _basic(str(raw))
+            numbers = self._by_compound.setdefault(comp, {})
+            if num in numbers:
+                other = numbers[num]
                 raise InvalidInput(
                     f"buildings {self._code[other]} and {self._code[i]} share the address "
                     f"{comp}{num}",
                     codes=[self._code[other], self._code[i]],
                 )
-            self._by_compound[comp][num] = i
+            numbers[num] = i
             self._by_number.setdefault(num, []).append(comp)
             norm = _basic(self._address[i])
             self._exact[norm] = i
-            p = parse_normalized(norm)
-            self._marker.append(p.marker)
-        self._protected = frozenset(self._by_compound)
-        names: list[str] = []
-        self._community_codes: dict[str, str] = {}
-        if communities is not None:
-            if isinstance(communities, pd.DataFrame):
-                for c in ("name", "short_name"):
-                    if c in communities.columns:
-                        names.extend(str(v) for v in communities[c].dropna())
-                        if "code" in communities.columns:
-                            for name, code in zip(communities[c], communities["code"],
-                                                  strict=True):
-                                if isinstance(name, str):
-                                    key = _basic(name)
-                                    for suffix in ("居民委员会", "居委会"):
-                                        key = key.removesuffix(suffix)
-                                    self._community_codes[key] = str(code)
-            else:
-                names.extend(str(v) for v in communities)
-        self._communities = tuple(
-            sorted({_basic(v) for v in names if v}, key=len, reverse=True)
-        )
-        self._normalize = Normalizer(self._protected, self._communities)
-        self._cache: dict[str, MatchResult] = {}
-        self._norm_cache: dict[str, MatchResult] = {}
-        self._fuzzy_cache: dict[tuple[str, int], list[tuple[int, float]]] = {}
+            self._marker.append(parse_normalized(norm).marker)
 
     # ------------------------------------------------------------------ construction helpers
 
@@ -471,35 +483,9 @@ class AddressMatcher:
                 p, MatchStatus.UNMATCHED, 0.0, None, [],
                 [f"no building or door number found in {p.text!r}"],
             )
-        reasons: list[str] = []
-        base = 1.0
-        compound = p.compound
-        if compound not in self._by_compound:
-            if compound.endswith("小区") and compound[:-2] in self._by_compound:
-                compound = compound[:-2]
-                base *= 0.97
-                reasons.append(f"read {p.compound} as {compound}")
-            elif not compound and p.community:
-                from_hint = self._compound_from_hint(p.community)
-                if from_hint is not None:
-                    compound = from_hint
-                    base *= 0.9
-                    reasons.append(f"compound taken from the community name {p.community}")
+        compound, base, reasons = self._resolve_compound(p)
         if compound in self._by_compound:
-            i = self._by_compound[compound].get(p.number)
-            if i is None:
-                nums = self._by_compound[compound]
-                reasons.append(
-                    f"{compound} has no number {p.number} (it has {len(nums)}, numbered "
-                    f"{min(nums)} to {max(nums)})"
-                )
-                return self._result(p, MatchStatus.UNMATCHED, 0.0, None, [], reasons)
-            factor, notes = self._notes(i, p)
-            conf = base * factor
-            status = MatchStatus.MATCHED if conf >= self.threshold else MatchStatus.AMBIGUOUS
-            cand = [Candidate(self._code[i], self._address[i], round(conf, 4))]
-            return self._result(p, status, conf, i if status == MatchStatus.MATCHED else None, cand,
-                                reasons + notes)
+            return self._match_known(p, compound, base, reasons)
         # fuzzy on the compound name among compounds that have this number
         if not compound:
             reasons.append("no compound or road name in the address")
@@ -508,6 +494,45 @@ class AddressMatcher:
         if not scored:
             reasons.append(f"no compound or road with number {p.number} resembles {compound}")
             return self._result(p, MatchStatus.UNMATCHED, 0.0, None, [], reasons)
+        return self._match_fuzzy(p, compound, base, reasons, scored)
+
+    def _resolve_compound(self, p: ParsedAddress) -> tuple[str, float, list[str]]:
+        """The compound to look up (the written one, without 小区, or from the community name),
+        the confidence factor that reading costs, and the reasons."""
+        compound, base, reasons = p.compound, 1.0, []
+        if compound in self._by_compound:
+            return compound, base, reasons
+        if compound.endswith("小区") and compound[:-2] in self._by_compound:
+            reasons.append(f"read {p.compound} as {compound[:-2]}")
+            return compound[:-2], 0.97, reasons
+        if not compound and p.community:
+            from_hint = self._compound_from_hint(p.community)
+            if from_hint is not None:
+                reasons.append(f"compound taken from the community name {p.community}")
+                return from_hint, 0.9, reasons
+        return compound, base, reasons
+
+    def _match_known(self, p: ParsedAddress, compound: str, base: float,
+                     reasons: list[str]) -> MatchResult:
+        """A known compound: the building with the written number, or unmatched."""
+        nums = self._by_compound[compound]
+        i = nums.get(p.number)
+        if i is None:
+            reasons.append(
+                f"{compound} has no number {p.number} (it has {len(nums)}, numbered "
+                f"{min(nums)} to {max(nums)})"
+            )
+            return self._result(p, MatchStatus.UNMATCHED, 0.0, None, [], reasons)
+        factor, notes = self._notes(i, p)
+        conf = base * factor
+        status = MatchStatus.MATCHED if conf >= self.threshold else MatchStatus.AMBIGUOUS
+        cand = [Candidate(self._code[i], self._address[i], round(conf, 4))]
+        return self._result(p, status, conf, i if status == MatchStatus.MATCHED else None, cand,
+                            reasons + notes)
+
+    def _ranked(self, p: ParsedAddress, base: float,
+                scored: list[tuple[int, float]]) -> list[tuple[float, float, int, list[str]]]:
+        """Fuzzy candidates as (score, name similarity, row, notes), best first."""
         rows = []
         hinted = self._hinted_community(p.community)
         for i, sim in scored:
@@ -517,7 +542,12 @@ class AddressMatcher:
                 notes = [*notes, f"not in the community written ({p.community})"]
             rows.append((sim * factor * base, sim, i, notes))
         rows.sort(key=lambda r: (-r[0], -self._households[r[2]], self._code[r[2]]))
-        top = rows[: max(self.limit, 2)]
+        return rows[: max(self.limit, 2)]
+
+    def _match_fuzzy(self, p: ParsedAddress, compound: str, base: float, reasons: list[str],
+                     scored: list[tuple[int, float]]) -> MatchResult:
+        """An unknown compound: the best similar one with this number, if clearly best."""
+        top = self._ranked(p, base, scored)
         cands = []
         for k, (s, _sim, i, _notes) in enumerate(top):
             other = top[1][0] if k == 0 and len(top) > 1 else top[0][0] if k > 0 else 0.0

@@ -101,83 +101,98 @@ def parse_normalized(
     """
     raw = text if raw is None else raw
     parts = _PARTS.findall(text)
-    start = None
+    start = _number_start(parts)
+    if start is None:
+        return ParsedAddress(raw, text, text, None, prefixes=prefixes, community=community,
+                             noise=noise)
+    r = _Reading("".join(parts[:start]))
+    for i in range(start, len(parts), 2):
+        m, rest = _marker(parts[i + 1] if i + 1 < len(parts) else "")
+        r.take(int(parts[i]), m)
+        if rest:
+            r.extra.append(rest)
+    r.settle()
+    return ParsedAddress(
+        raw=raw, text=text, compound=r.compound, number=r.number, marker=r.marker,
+        unit=r.unit, room=r.room, floor=r.floor, extra="".join(r.extra),
+        prefixes=prefixes, community=community, noise=noise,
+    )
+
+
+def _number_start(parts: list[str]) -> int | None:
+    """Index of the first digit run followed by a marker or the end (the building number)."""
     for i, p in enumerate(parts):
         if p[0].isdigit():
             nxt = parts[i + 1] if i + 1 < len(parts) else ""
             if not nxt or _marker(nxt)[0] is not None:
-                start = i
-                break
-    if start is None:
-        return ParsedAddress(raw, text, text, None, prefixes=prefixes, community=community,
-                             noise=noise)
-    compound = "".join(parts[:start])
-    number: int | None = None
-    marker: str | None = None
-    unit = room = floor = None
-    loose: list[int] = []
-    extra: list[str] = []
-    i = start
-    while i < len(parts):
-        value = int(parts[i])
-        run = parts[i + 1] if i + 1 < len(parts) else ""
-        m, rest = _marker(run)
-        i += 2
-        if number is None:
-            number = value
-            marker = m if m in ("栋", "号") else None
-            if m not in (None, "栋", "号", "-"):
-                # "叙丰家园12单元" etc.: the first number carries another marker
-                number, marker = None, None
-                if m == "单元":
-                    unit = value
-                elif m == "室":
-                    room = value
-                else:
-                    floor = value
-        elif m == "栋" and marker == "号" and unit is None and room is None and not loose:
+                return i
+    return None
+
+
+class _Reading:
+    """The parts read so far, number by number, left to right."""
+
+    __slots__ = ("compound", "extra", "floor", "loose", "marker", "number", "room", "unit")
+
+    def __init__(self, compound: str) -> None:
+        self.compound = compound
+        self.number: int | None = None
+        self.marker: str | None = None
+        self.unit: int | None = None
+        self.room: int | None = None
+        self.floor: int | None = None
+        self.loose: list[int] = []
+        self.extra: list[str] = []
+
+    def take(self, value: int, m: str | None) -> None:
+        """One number and the marker after it (None if none)."""
+        if self.number is None:
+            self._first(value, m)
+        elif (m == "栋" and self.marker == "号" and self.unit is None and self.room is None
+              and not self.loose):
             # a compound at a road number: 锡兴路88号3栋
-            compound = f"{compound}{number}号"
-            number, marker = value, "栋"
-        elif m == "单元" and unit is None:
-            unit = value
-        elif m == "室" and room is None:
-            room = value
-        elif m in ("层", "楼") and floor is None:
-            floor = value
-        elif m == "号" and room is None and floor is not None and value < 100:
-            room = floor * 100 + value
-        elif m == "号" and room is None and unit is not None:
-            room = value
+            self.compound = f"{self.compound}{self.number}号"
+            self.number, self.marker = value, "栋"
+        elif m == "单元" and self.unit is None:
+            self.unit = value
+        elif m == "室" and self.room is None:
+            self.room = value
+        elif m in ("层", "楼") and self.floor is None:
+            self.floor = value
+        elif m == "号" and self.room is None and self.floor is not None and value < 100:
+            self.room = self.floor * 100 + value
+        elif m == "号" and self.room is None and self.unit is not None:
+            self.room = value
         else:
-            loose.append(value)
-        if rest:
-            extra.append(rest)
-    if floor is not None and room is None and loose and loose[0] < 100:
-        room = floor * 100 + loose.pop(0)
-    if unit is None and room is None and len(loose) >= 2:
-        unit, room = loose[0], loose[1]
-        loose = loose[2:]
-    elif room is None and loose and (unit is not None or loose[0] >= 100):
-        room = loose.pop(0)
-    elif unit is None and loose and loose[0] < 100:
-        unit = loose.pop(0)
-    if loose:
-        extra.append("-".join(str(v) for v in loose))
-    return ParsedAddress(
-        raw=raw,
-        text=text,
-        compound=compound,
-        number=number,
-        marker=marker,
-        unit=unit,
-        room=room,
-        floor=floor,
-        extra="".join(extra),
-        prefixes=prefixes,
-        community=community,
-        noise=noise,
-    )
+            self.loose.append(value)
+
+    def _first(self, value: int, m: str | None) -> None:
+        self.number = value
+        self.marker = m if m in ("栋", "号") else None
+        if m not in (None, "栋", "号", "-"):
+            # "叙丰家园12单元" etc.: the first number carries another marker
+            self.number, self.marker = None, None
+            if m == "单元":
+                self.unit = value
+            elif m == "室":
+                self.room = value
+            else:
+                self.floor = value
+
+    def settle(self) -> None:
+        """Give the numbers without a marker (``3-502``) to unit and room, the rest to extra."""
+        loose = self.loose
+        if self.floor is not None and self.room is None and loose and loose[0] < 100:
+            self.room = self.floor * 100 + loose.pop(0)
+        if self.unit is None and self.room is None and len(loose) >= 2:
+            self.unit, self.room = loose[0], loose[1]
+            del loose[:2]
+        elif self.room is None and loose and (self.unit is not None or loose[0] >= 100):
+            self.room = loose.pop(0)
+        elif self.unit is None and loose and loose[0] < 100:
+            self.unit = loose.pop(0)
+        if loose:
+            self.extra.append("-".join(str(v) for v in loose))
 
 
 def parse(
