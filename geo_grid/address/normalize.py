@@ -238,7 +238,9 @@ def _basic(text: str) -> str:
     return s.strip("-")
 
 
-_ADMIN_FIRST = frozenset(p[0] for p in ADMIN_PREFIXES)
+# prefixes by first character, each group in ADMIN_PREFIXES order (longest first)
+_ADMIN_BY_FIRST = {c: tuple(p for p in ADMIN_PREFIXES if p[0] == c)
+                   for c in dict.fromkeys(p[0] for p in ADMIN_PREFIXES)}
 _NOISE_LAST = frozenset(w[-1] for w in TRAILING_NOISE)
 _COMMITTEE = ("居民委员会", "居委会", "居委")
 
@@ -297,9 +299,10 @@ class Normalizer:
 
     def _drop_prefix(self, s: str) -> str | None:
         """``s`` without its administrative prefix, or None if it has none to drop."""
-        if s[0] not in _ADMIN_FIRST or self._is_protected(s):
+        candidates = _ADMIN_BY_FIRST.get(s[0])
+        if candidates is None or self._is_protected(s):
             return None
-        for p in ADMIN_PREFIXES:
+        for p in candidates:
             if s.startswith(p) and len(s) > len(p):
                 rest = s[len(p):]
                 if rest[0] not in _ROAD_START:  # 江溪路 is a road, not 江溪 + 路

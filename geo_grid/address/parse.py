@@ -70,10 +70,14 @@ class ParsedAddress:
     noise: tuple[str, ...] = ()
 
 
+# the markers start with different characters: one dictionary read finds the candidate
+_MARKER_BY_FIRST = {m[0]: m for m in _MARKERS}
+
+
 def _marker(run: str) -> tuple[str | None, str]:
-    for m in _MARKERS:
-        if run.startswith(m):
-            return m, run[len(m):]
+    m = _MARKER_BY_FIRST.get(run[:1])
+    if m is not None and run.startswith(m):
+        return m, run[len(m):]
     return None, run
 
 
