@@ -311,3 +311,20 @@ def test_xlsx_parts_are_well_formed(tmp_path):
         for name in z.namelist():
             ElementTree.fromstring(z.read(name))  # raises on malformed XML
         assert "xl/styles.xml" in z.namelist()
+
+
+def test_vocabulary_resolves_each_column_once(tmp_path):
+    vocab = Vocabulary((
+        ColumnKind("community", exact=("社区编码", "所属社区"), contains=("社区",)),
+        ColumnKind("code", exact=("编码", "代码", "编号"), contains=("编码", "代码")),
+        ColumnKind("name", exact=("名称",), contains=("名称",)),
+    ))
+    cols = ["序号", "网格编码", "网格名称", "社区编码", "户数"]
+    assert vocab.resolve(cols) == {"community": "社区编码", "code": "网格编码", "name": "网格名称"}
+    assert vocab.resolve(cols, {"name": "户数"})["name"] == "户数"
+    with pytest.raises(InvalidInput, match="no column named"):
+        vocab.resolve(cols, {"code": "nope"})
+    p = write_xlsx(tmp_path / "m.xlsm", [["a"]])
+    with zipfile.ZipFile(p) as z:
+        assert b"macroEnabled" in z.read("[Content_Types].xml")
+    assert _calamine(p) == [["a"]]

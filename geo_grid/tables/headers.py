@@ -148,6 +148,24 @@ class Vocabulary:
         ranked = [(r, i) for i, h in enumerate(norm) if (r := k.rank(h)) is not None]
         return labels[min(ranked)[1]] if ranked else None
 
+    def resolve(self, columns: Sequence[Any],
+                explicit: dict[str, str] | None = None) -> dict[str, str | None]:
+        """The column of every kind (None where absent), each column used once at most.
+
+        Kinds are resolved in vocabulary order; ``explicit`` maps a kind to a column name
+        given by the caller (``--field households=住户数``), checked like :meth:`find`'s.
+        """
+        explicit = explicit or {}
+        free = [str(c) for c in columns]
+        out: dict[str, str | None] = {}
+        for k in self.kinds:
+            pool = [str(c) for c in columns] if k.name in explicit else free
+            found = self.find(pool, k.name, explicit.get(k.name))
+            out[k.name] = found
+            if found in free:
+                free.remove(found)
+        return out
+
 
 #: Address headers, best first; any other header with 住址 or 地址 comes after them.
 ADDRESS = ColumnKind(

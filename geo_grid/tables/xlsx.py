@@ -54,14 +54,18 @@ _CONTENT_TYPES = (
     '<Default Extension="rels" '
     'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
     '<Default Extension="xml" ContentType="application/xml"/>'
-    '<Override PartName="/xl/workbook.xml" ContentType="application/'
-    'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/workbook.xml" ContentType="application/{workbook_type}"/>'
     '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/'
     'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
     '<Override PartName="/xl/styles.xml" ContentType="application/'
     'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
     "</Types>"
 )
+# the workbook part's type must agree with the suffix, or Excel refuses to open the file
+_WORKBOOK_TYPES = {
+    ".xlsm": "vnd.ms-excel.sheet.macroEnabled.main+xml",
+    ".xlsx": "vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+}
 _ROOT_RELS = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
@@ -225,7 +229,7 @@ def write_xlsx(
     Parameters
     ----------
     path : str or Path
-        The ``.xlsx`` to write (replaced if it exists).
+        The ``.xlsx`` (or ``.xlsm``, without macros) to write, replaced if it exists.
     columns : sequence of sequences
         The data, one sequence per column, all of the same length (row ``i`` of the sheet's
         data is ``[col[i] for col in columns]``). None and ``''`` leave the cell empty.
@@ -250,7 +254,8 @@ def write_xlsx(
     text = frozenset(text_columns)
     letters = [column_letter(j) for j in range(ncols)]
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as z:
-        z.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        workbook_type = _WORKBOOK_TYPES.get(path.suffix.lower(), _WORKBOOK_TYPES[".xlsx"])
+        z.writestr("[Content_Types].xml", _CONTENT_TYPES.replace("{workbook_type}", workbook_type))
         z.writestr("_rels/.rels", _ROOT_RELS)
         z.writestr("xl/workbook.xml", _workbook_xml(sheet_name))
         z.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
