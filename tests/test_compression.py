@@ -1,0 +1,125 @@
+"""gzip and ETag/304 over real HTTP, bytes read as they come off the socket (no client decoding)."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+from urllib.parse import urlsplit
+
+import pytest
+
+from api.edge import accepts_gzip
+from tests.test_api import serve_app
+
+GZ = {"Accept-Encoding": "gzip, deflate, br"}
+
+
+@pytest.fixture(scope="module")
+def base(own_store):
+    from api.app import create_app
+    from api.settings import Settings
+
+    with serve_app(create_app(Settings(db=own_store, build_if_missing=False))) as url:
+        yield url
+
+
+def fetch(base: str, path: str, headers: dict | None = None, method: str = "GET",
+          body: bytes | None = None):
+    """(status, headers, raw body bytes as sent on the wire)."""
+    u = urlsplit(base)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
+
+
+def plain(h: dict, raw: bytes) -> bytes:
+    return gzip.decompress(raw) if h.get("content-encoding") == "gzip" else raw
+
+
+def test_accept_encoding_parsing():
+    assert accepts_gzip("gzip") and accepts_gzip("br, gzip;q=0.5") and accepts_gzip("*")
+    assert not accepts_gzip("") and not accepts_gzip("br") and not accepts_gzip("gzip;q=0")
+    assert not accepts_gzip("identity, gzip;q=0.000")
+
+
+def test_coverage_page_is_compressed_under_1_mb(base):
+    status, h, raw = fetch(base, "/", GZ)
+    assert status == 200 and h["content-encoding"] == "gzip"
+    assert int(h["content-length"]) == len(raw) <= 1_000_000
+    _, h_id, raw_id = fetch(base, "/")
+    assert "content-encoding" not in h_id and len(raw_id) > 1_000_000  # what it saves
+    assert gzip.decompress(raw) == raw_id
+    assert "accept-encoding" in h["vary"].lower() and "accept-encoding" in h_id["vary"].lower()
+    assert h["content-security-policy"] == h_id["content-security-policy"]
+
+
+@pytest.mark.parametrize(("path", "media"), [
+    ("/api/v1/lookup?lon=120.36&lat=31.53", "application/json"),
+    ("/api/v1/grids", "application/geo+json"),
+    ("/api/v1/coverage", "application/json"),
+    ("/openapi.json", "application/json"),
+    ("/api/v1/members", "application/json"),
+])
+def test_bodies_over_1_kb_are_gzipped_when_accepted(base, path, media):
+    status, h, raw = fetch(base, path, GZ)
+    assert status == 200 and h["content-type"].startswith(media)
+    assert h.get("content-encoding") == "gzip" and len(raw) == int(h["content-length"])
+    _, h_id, raw_id = fetch(base, path)
+    assert "content-encoding" not in h_id and len(raw_id) >= 1000
+    assert gzip.decompress(raw) == raw_id
+    _, h_no, raw_no = fetch(base, path, {"Accept-Encoding": "gzip;q=0, identity"})
+    assert "content-encoding" not in h_no and raw_no == raw_id
+
+
+def test_small_bodies_and_post_answers(base, district):
+    status, h, raw = fetch(base, "/healthz", GZ)
+    assert status == 200 and len(raw) < 1000 and "content-encoding" not in h
+    assert json.loads(raw)["status"] == "ok"
+    # a JSON batch answer (POST) is compressed too
+    items = json.dumps(list(district.buildings["address"].iloc[:50])).encode()
+    status, h, raw = fetch(base, "/api/v1/lookup/batch", {**GZ, "Content-Type": "application/json"},
+                           "POST", items)
+    assert status == 200 and h["content-encoding"] == "gzip"
+    assert len(json.loads(gzip.decompress(raw))["results"]) == 50
+    # an error body over 1 KB is a problem+json, gzipped like the rest
+    status, h, raw = fetch(base, "/api/v1/lookup?address=" + "%E8%A1%97" * 300, GZ)
+    assert status == 422 and h["content-type"].startswith("application/problem+json")
+    assert json.loads(plain(h, raw))["code"] == "validation"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+def test_map_page_etag_and_304(base, encoding):
+    status, h, raw = fetch(base, "/", {"Accept-Encoding": encoding})
+    assert status == 200 and h["etag"].startswith('"') and h["cache-control"] == "no-cache"
+    tag = h["etag"]
+    assert tag.endswith('-gz"') == (encoding == "gzip")
+    status, h304, raw304 = fetch(base, "/", {"Accept-Encoding": encoding, "If-None-Match": tag})
+    assert status == 304 and raw304 == b"" and h304["etag"] == tag
+    assert "content-encoding" not in h304 and "content-security-policy" in h304
+    # the tag of the other encoding names the same page: still not modified
+    other = tag[:-4] + '"' if tag.endswith('-gz"') else tag[:-1] + '-gz"'
+    assert fetch(base, "/", {"Accept-Encoding": encoding, "If-None-Match": other})[0] == 304
+    assert fetch(base, "/", {"Accept-Encoding": encoding, "If-None-Match": f'"x", W/{tag}'})[0] == 304
+    # a tag of another page, or of an older version, gets the page
+    stale = '"0123456789abcdef0123456789abcdef"'
+    status, h2, raw2 = fetch(base, "/", {"Accept-Encoding": encoding, "If-None-Match": stale})
+    assert status == 200 and raw2 == raw
+
+
+def test_etag_follows_the_page(base):
+    # the docs pages are HTML too: each its own tag, stable across requests
+    tags = {p: fetch(base, p)[1]["etag"] for p in ("/", "/docs", "/redoc")}
+    assert len(set(tags.values())) == 3
+    assert fetch(base, "/docs")[1]["etag"] == tags["/docs"]
+    assert fetch(base, "/docs", {"If-None-Match": tags["/"]})[0] == 200
+
+
+def test_static_assets_keep_their_own_validators(base):
+    status, h, raw = fetch(base, "/static/docs/swagger-ui.css", GZ)
+    assert status == 200 and h["etag"]
+    assert fetch(base, "/static/docs/swagger-ui.css", {**GZ, "If-None-Match": h["etag"]})[0] == 304
