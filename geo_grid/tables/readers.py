@@ -122,17 +122,17 @@ def decode_text(raw: bytes) -> tuple[str, str]:
     """Decode the bytes of a text file: UTF-8 (with or without BOM), UTF-16 with BOM, else
     GB18030 (a superset of GBK and GB2312, what Chinese Excel and WPS save as "CSV").
 
-    Raises
-    ------
-    InvalidInput
-        Bytes that none of these encodings decode.
-
     Returns
     -------
     text : str
     encoding : str
         ``utf-8``, ``utf-8-sig``, ``utf-16`` or ``gb18030``: writing the text back in it gives
         a file the same program opens the same way.
+
+    Raises
+    ------
+    InvalidInput
+        Bytes that none of these encodings decode.
     """
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return raw.decode("utf-16"), "utf-16"
