@@ -6,6 +6,7 @@ Routes that show figures (members, grids, coverage) answer with a dict lookup in
 
 from __future__ import annotations
 
+import gzip
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,20 @@ EXTRA_STATS = (
     "households_per_member", "covered_buildings", "uncovered_households", "overloaded_members",
     "longest_walk_m", "coverage_pct", "team", "losses_tolerated", "fragile",
 )
+
+
+@dataclass(frozen=True)
+class Body:
+    """A response body, and its gzip encoding when it is worth one (at least 1,000 bytes):
+    compressed once with the snapshot, never per request."""
+
+    plain: bytes
+    gz: bytes | None = None
+
+    @classmethod
+    def of(cls, obj: Any) -> Body:
+        plain = dumps(obj)
+        return cls(plain, gzip.compress(plain, 6, mtime=0) if len(plain) >= 1000 else None)
 
 
 def dumps(obj: Any) -> bytes:
@@ -73,11 +88,11 @@ def member_json(row: dict, fig_row: dict | None, show: bool) -> dict[str, Any]:
 class Views:
     """Pre-serialised bodies of one snapshot (masked personal data)."""
 
-    coverage: bytes
-    grids: bytes
-    grids_of_community: dict[str, bytes]
+    coverage: Body
+    grids: Body
+    grids_of_community: dict[str, Body]
     grid_features: dict[str, dict]
-    grid: dict[str, bytes]
+    grid: dict[str, Body]
     member_rows: dict[str, dict]
     member_figures: dict[str, dict]
     member: dict[str, bytes]
@@ -90,7 +105,7 @@ class Views:
         cov = coverage_tables(fig)
         res = records(fig.grid[["community_code", "team", "losses_tolerated", "fragile"]]
                       .sort_values(["losses_tolerated"], kind="stable"), "grid_code")
-        coverage = dumps({
+        coverage = Body.of({
             "totals": coverage_totals(fig),
             "district": fig.district,
             "grids": cov["grid"],
@@ -112,9 +127,9 @@ class Views:
         by_comm: dict[str, list[dict]] = {}
         for code, f in features.items():
             by_comm.setdefault(gazetteer.grid_info[code]["community_code"], []).append(f)
-        grids = dumps(feature_collection(list(features.values())))
-        grids_of = {c: dumps(feature_collection(fs)) for c, fs in by_comm.items()}
-        grid = {code: dumps(dict(f, properties=dict(f["properties"], team=team(gazetteer, code,
+        grids = Body.of(feature_collection(list(features.values())))
+        grids_of = {c: Body.of(feature_collection(fs)) for c, fs in by_comm.items()}
+        grid = {code: Body.of(dict(f, properties=dict(f["properties"], team=team(gazetteer, code,
                                                                               False))))
                 for code, f in features.items()}
         m = district.members

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.deps import service
 from api.models.coverage import Coverage
-from api.state import ServiceState
+from api.routes._read import send_body, snapshot
 
 router = APIRouter(tags=["coverage"])
 
 
 @router.get("/coverage", response_model=Coverage)
-async def coverage(state: ServiceState = Depends(service)) -> Response:
+async def coverage(request: Request) -> Response:
     """Coverage of the current assignment per grid, community and district, resilience and the
     fragile grids (figures of :mod:`geo_grid.figures`, computed once per assignment version)."""
-    return Response(state.view.views.coverage, media_type="application/json")
+    return send_body(request, snapshot(request).views.coverage, "application/json")

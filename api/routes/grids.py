@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import service, unmasked
 from api.models.grids import GridCollection, GridFeature
-from api.state import ServiceState
-from api.views import GEOJSON
+from api.routes._read import UNMASKED_PARAMS, send_body, show_unmasked, snapshot
+from api.views import GEOJSON, Body, feature_collection
 from geo_grid.errors import NotFound
 
 router = APIRouter(tags=["grids"])
@@ -26,30 +25,28 @@ class GeoJSONResponse(JSONResponse):
 
 @router.get("/grids", response_class=GeoJSONResponse, response_model=GridCollection,
             response_description="GeoJSON FeatureCollection")
-async def list_grids(community: str | None = Query(None, pattern=r"^\d{12}$"),
-                     state: ServiceState = Depends(service)) -> GeoJSONResponse:
+async def list_grids(request: Request,
+                     community: str | None = Query(None, pattern=r"^\d{12}$")) -> GeoJSONResponse:
     """Every grid (or a community's) as a GeoJSON FeatureCollection with per-grid figures."""
-    views = state.view.views
+    views = snapshot(request).views
     if community is None:
         body = views.grids
     else:
         body = views.grids_of_community.get(community)
         if body is None:  # a community without grids (or unknown): an empty collection
-            from api.views import dumps, feature_collection
-
-            body = dumps(feature_collection([]))
-    return GeoJSONResponse(body)
+            body = Body.of(feature_collection([]))
+    return send_body(request, body, GEOJSON, GeoJSONResponse)
 
 
 @router.get("/grids/{code}", response_class=GeoJSONResponse, response_model=GridFeature,
-            response_description="GeoJSON Feature")
-async def get_grid(code: str, state: ServiceState = Depends(service),
-                   show: bool = Depends(unmasked)) -> GeoJSONResponse:
+            response_description="GeoJSON Feature", openapi_extra=UNMASKED_PARAMS)
+async def get_grid(code: str, request: Request) -> GeoJSONResponse:
     """One grid as a GeoJSON Feature with its figures and its team (names and phones masked)."""
-    view = state.view
+    show = await show_unmasked(request)
+    view = snapshot(request)
     body = view.views.grid.get(code)
     if body is None:
         raise NotFound(f"grid {code} does not exist", grid=code)
     if show:
-        body = view.views.grid_unmasked(view.gazetteer, code)
-    return GeoJSONResponse(body)
+        return GeoJSONResponse(view.views.grid_unmasked(view.gazetteer, code))
+    return send_body(request, body, GEOJSON, GeoJSONResponse)

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api.deps import service, unmasked
 from api.models.members import Member
-from api.state import ServiceState
+from api.routes._read import UNMASKED_PARAMS, show_unmasked, snapshot
 from geo_grid.errors import NotFound
 
 router = APIRouter(tags=["members"])
 JSON = "application/json"
 
 
-@router.get("/members", response_model=list[Member])
-async def list_members(grid: str | None = Query(None, pattern=r"^\d{15}$", description="grid code"),
-                       state: ServiceState = Depends(service),
-                       show: bool = Depends(unmasked)) -> Response:
+@router.get("/members", response_model=list[Member], openapi_extra=UNMASKED_PARAMS)
+async def list_members(request: Request,
+                       grid: str | None = Query(None, pattern=r"^\d{15}$",
+                                                description="grid code")) -> Response:
     """Members (of one grid) with the buildings they cover, their load and capacity."""
-    view = state.view
+    show = await show_unmasked(request)
+    view = snapshot(request)
     if grid is not None and grid not in view.gazetteer.grid_info:
         raise NotFound(f"grid {grid} does not exist", grid=grid)
     if show:
@@ -28,11 +28,11 @@ async def list_members(grid: str | None = Query(None, pattern=r"^\d{15}$", descr
     return Response(body, media_type=JSON)
 
 
-@router.get("/members/{member_id}", response_model=Member)
-async def get_member(member_id: str, state: ServiceState = Depends(service),
-                     show: bool = Depends(unmasked)) -> Response:
+@router.get("/members/{member_id}", response_model=Member, openapi_extra=UNMASKED_PARAMS)
+async def get_member(member_id: str, request: Request) -> Response:
     """One member with the buildings they cover (names and phones masked)."""
-    views = state.view.views
+    show = await show_unmasked(request)
+    views = snapshot(request).views
     body = views.member.get(member_id)
     if body is None:
         raise NotFound(f"member {member_id} does not exist", member=member_id)
