@@ -21,7 +21,7 @@ import threading
 from collections import OrderedDict
 
 import anyio.to_thread
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COMPRESSIBLE = frozenset({
@@ -82,9 +82,12 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        req = Headers(scope=scope)
-        gz = accepts_gzip(req.get("accept-encoding", ""))
-        inm = req.get("if-none-match")
+        gz, inm = False, None
+        for name, value in scope["headers"]:  # raw scan: this runs on every request
+            if name == b"accept-encoding":
+                gz = accepts_gzip(value.decode("latin-1"))
+            elif name == b"if-none-match":
+                inm = value.decode("latin-1")
         conditional = scope["method"] in ("GET", "HEAD")
         if inm and GZ_SUFFIX in inm:
             # the app compares tags of the plain body: hand it the tags without the suffix
@@ -114,9 +117,20 @@ class EdgeMiddleware:
 
     async def _finish(self, start: Message, body: bytes, send: Send, gz: bool,
                       inm: str | None, conditional: bool) -> None:
-        headers = MutableHeaders(raw=start.setdefault("headers", []))
+        raw = start.setdefault("headers", [])
+        ctype = next((v for k, v in raw if k == b"content-type"), b"")
+        media = ctype.partition(b";")[0].strip().lower().decode("latin-1")
+        if media != "text/html" and (len(body) < self.minimum_size or not gz):
+            # the common answer: small, or to a client that takes no gzip (a point lookup is a
+            # little over 1 KB): nothing to compress, tag or compare; caches are told that the
+            # answer depends on Accept-Encoding when it could have been compressed
+            if len(body) >= self.minimum_size and media in COMPRESSIBLE:
+                self._vary(raw)
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+            return
+        headers = MutableHeaders(raw=raw)
         status = start["status"]
-        media = headers.get("content-type", "").partition(";")[0].strip().lower()
         digest = None
         if conditional and status == 200 and media == "text/html" and "etag" not in headers:
             digest = hashlib.blake2b(body, digest_size=16).digest()
@@ -125,7 +139,7 @@ class EdgeMiddleware:
         compress = (media in COMPRESSIBLE and len(body) >= self.minimum_size
                     and "content-encoding" not in headers and status not in (204, 206, 304))
         if compress:
-            headers.add_vary_header("Accept-Encoding")
+            self._vary(raw)
         encoded = compress and gz
         if etag and encoded and not etag.startswith("W/"):
             headers["etag"] = etag[:-1] + GZ_SUFFIX + '"'
@@ -142,6 +156,14 @@ class EdgeMiddleware:
             headers["content-length"] = str(len(body))
         await send(start)
         await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    def _vary(raw: list[tuple[bytes, bytes]]) -> None:
+        """Add ``Accept-Encoding`` to the ``Vary`` header of raw response headers."""
+        if any(k == b"vary" for k, _ in raw):
+            MutableHeaders(raw=raw).add_vary_header("Accept-Encoding")
+        else:
+            raw.append((b"vary", b"Accept-Encoding"))
 
     async def _gzip(self, body: bytes, digest: bytes | None) -> bytes:
         if len(body) < LARGE:
