@@ -18,7 +18,7 @@ def http(own_store):
     from api.app import create_app
     from api.settings import Settings
 
-    app = create_app(Settings(db=own_store, build_if_missing=False))
+    app = create_app(Settings(db=own_store, build_if_missing=False, admin_token="k3y"))
     with serve_app(app) as url, httpx.Client(base_url=url, timeout=120) as c:
         yield c
 
@@ -99,3 +99,28 @@ def test_a_scenario_kept_without_figures_gets_them_once(http, own_store):
         assert history.has_figures(history.get_scenario(store, legacy))  # stored back
     finally:
         store.close()
+
+
+def test_read_routes_mask_unless_the_admin_key_is_sent(http, district):
+    m = district.members.iloc[5]
+    grid = m["grid_code"]
+    masked = http.get(f"/api/v1/members/{m['id']}").json()
+    assert masked["name"] != m["name"] and "*" in masked["name"]
+    for path in (f"/api/v1/members/{m['id']}", f"/api/v1/grids/{grid}", "/api/v1/members"):
+        assert http.get(path, params={"unmasked": "true"}).status_code == 403
+        assert http.get(path, params={"unmasked": "true"},
+                        headers={"X-API-Key": "wrong"}).status_code == 403
+        assert http.get(path, params={"unmasked": "maybe"}).status_code == 422
+    full = http.get(f"/api/v1/members/{m['id']}", params={"unmasked": "true"},
+                    headers={"X-API-Key": "k3y"}).json()
+    assert full["name"] == m["name"] and full["phone"] == m["phone"]
+    assert {k: v for k, v in full.items() if k not in ("name", "phone")} == \
+        {k: v for k, v in masked.items() if k not in ("name", "phone")}
+    team = http.get(f"/api/v1/grids/{grid}", params={"unmasked": "1"},
+                    headers={"X-API-Key": "k3y"}).json()["properties"]["team"]
+    names = {p["name"] for p in team["social_workers"] + team["volunteers"]} | {
+        team["secretary"]["name"]}
+    assert m["name"] in names
+    ms = http.get("/api/v1/members", params={"grid": grid, "unmasked": "true"},
+                  headers={"X-API-Key": "k3y"}).json()
+    assert m["name"] in {x["name"] for x in ms}
