@@ -115,8 +115,8 @@ async def _file(request: Request, state: ServiceState, limit: int):
             run_batch, src, dst, gaz.matcher, gaz.directory,
             address_column=str(column) if column else None, sheet=sheet, crs=crs,
             locate=lambda lon, lat: gaz.locator.codes_of(gaz.locator.locate(lon, lat)))
-    except Exception:
-        tmp.cleanup()
+    except BaseException:
+        tmp.cleanup()  # only the temporary files: the error goes on to the problem+json handlers
         raise
     name = Path(upload.filename).stem + f"_网格{suffix}"
     return FileResponse(dst, media_type=MEDIA[suffix], filename=name,
