@@ -120,10 +120,18 @@ class ServiceState:
         scenario = Scenario.from_dict(spec)
         self.refresh()
         view = self.snapshot
-        result = rebalance(view.district, scenario).to_dict()
+        done = rebalance(view.district, scenario)
+        result = done.to_dict()
         sid = history.save_scenario(self.store, scenario.name, scenario.to_dict(), result,
                                     view.assignment_version)
+        self._remember(sid, result, (done.figures_before, done.figures_after))
         return self.get_scenario(sid)
+
+    def _remember(self, sid: str, result: dict, figures: tuple) -> tuple:
+        hit = self._scenarios[sid] = (result, figures)
+        while len(self._scenarios) > 16:
+            self._scenarios.popitem(last=False)
+        return hit
 
     def get_scenario(self, sid: str) -> dict[str, Any]:
         """A kept scenario (404 if unknown), with its stored figures.
@@ -139,10 +147,7 @@ class ServiceState:
             if not history.has_figures(kept):
                 log.warning("scenario %s was kept without figures: computing them once", sid)
                 kept = history.ensure_figures(self.store, kept, self.view.district)
-            hit = (kept["result"], history.figures_of(kept))
-            self._scenarios[sid] = hit
-            while len(self._scenarios) > 16:
-                self._scenarios.popitem(last=False)
+            hit = self._remember(sid, kept["result"], history.figures_of(kept))
         return dict(head, result=hit[0], figures=hit[1])
 
     def list_scenarios(self) -> list[dict[str, Any]]:

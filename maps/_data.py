@@ -241,8 +241,9 @@ def building_status(district: District, figures: Figures,
     codes = district.buildings["code"].astype(str).to_numpy()
     fb = figures.building.reindex(codes)
     members = district.members
-    names = dict(zip(members["id"].astype(str), members["name"], strict=False)) if len(members) else {}
-    roles = dict(zip(members["id"].astype(str), members["role"], strict=False)) if len(members) else {}
+    ids_m = members["id"].astype(str) if len(members) else []
+    names = dict(zip(ids_m, members["name"], strict=False)) if "name" in members else {}
+    roles = dict(zip(ids_m, members["role"], strict=False)) if "role" in members else {}
     ids = fb["members"].map(lambda v: v if isinstance(v, list) else []).tolist()
     out = pd.DataFrame({
         "code": codes,

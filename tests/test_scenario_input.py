@@ -252,27 +252,24 @@ def test_masked_roster_has_no_phone_column(tmp_path, district):
 # ------------------------------------------------------------------ 5. map
 
 
-def test_exported_map_uses_core_resilience_and_normal_permissions(tmp_path, monkeypatch):
+def test_exported_map_uses_core_figures_and_normal_permissions(tmp_path):
     import maps.export as export
-    from geo_grid.assign import district_resilience
+    from geo_grid.figures import district_figures
+    from maps.testing import synthetic_district
+    from tests.test_figures_agree import from_map, map_layers
 
-    d = tiny_district()
-    seen = {}
-
-    def fake_html(district, **kw):
-        seen.update(kw)
-        return "<html></html>"
-
-    monkeypatch.setattr(export, "coverage_html", fake_html)
+    d = synthetic_district()
     old = os.umask(0o022)
     try:
         out = export.write_map(d, tmp_path / "m.html")
     finally:
         os.umask(old)
     assert stat.S_IMODE(out.stat().st_mode) == 0o644
-    res = district_resilience(d)
-    assert seen["fragile"].equals(res)
-    assert "losses_tolerated" in seen["coverage"].columns
+    fig = district_figures(d)
+    (page,) = from_map(map_layers(out.read_text("utf-8")))
+    assert page["fragile"] == set(fig.fragile_grids())
+    assert {c: g["losses_tolerated"] for c, g in page["grids"].items()} == \
+        fig.grid["losses_tolerated"].to_dict()
 
 
 def test_cli_map_tianditu_needs_and_takes_a_key(tmp_path, store_path):
