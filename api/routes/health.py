@@ -1,11 +1,10 @@
-"""Liveness and readiness, and the no-op route the HTTP benchmark compares against."""
+"""Liveness and readiness."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import Response
 
 from api.deps import service
 from api.models.health import Health
@@ -22,8 +21,3 @@ async def healthz(state: ServiceState = Depends(service)) -> Any:
     return {"status": "ok", "boundaries_version": d.version, "grids": len(d.grids),
             "buildings": len(d.buildings), "members": len(d.members)}
 
-
-@router.get("/api/v1/_noop", include_in_schema=False)
-async def noop() -> Response:
-    """Nothing at all: the ceiling of this app's request rate (see ``benchmarks/http.py``)."""
-    return Response(b"{}", media_type="application/json")
