@@ -30,26 +30,32 @@ from geo_grid.assign.flow import capacity_int, demand_int
 from geo_grid.assign.model import Params, Problem
 
 
-def _covered(problem: Problem, params: Params, bidx: np.ndarray, dem: np.ndarray,
-             team: np.ndarray, give: np.ndarray) -> bool:
-    need = int(dem[bidx].sum())
-    if need == 0:
-        return True
-    if not len(team) or int(give.sum()) < need:
-        return False
+def _reach(problem: Problem, params: Params, bidx: np.ndarray, team: np.ndarray) -> np.ndarray:
+    """(team, buildings) bool: who may serve which building (within the walking limit; a
+    sealed-in member only its home)."""
     d = problem.member_xy[team][:, None, :] - problem.building_xy[bidx][None, :, :]
     ok = np.hypot(d[..., 0], d[..., 1]) <= params.walk_limit_m
     si = problem.sealed_in[team]
     ok[si] = problem.home[team][si][:, None] == bidx[None, :]
+    return ok
+
+
+def _covered(need_b: np.ndarray, ok: np.ndarray, give: np.ndarray) -> bool:
+    """Whether members giving ``give`` over the arcs ``ok`` cover every building's need."""
+    need = int(need_b.sum())
+    if need == 0:
+        return True
+    if not len(give) or int(give.sum()) < need:
+        return False
     i, j = np.nonzero(ok)
-    nt, nb = len(team), len(bidx)
+    nt, nb = ok.shape
     smf = max_flow.SimpleMaxFlow()
-    src, snk = 0, 1 + nt + nb
+    snk = 1 + nt + nb
     tails = np.concatenate([np.zeros(nt, np.int64), 1 + i, 1 + nt + np.arange(nb)])
     heads = np.concatenate([1 + np.arange(nt), 1 + nt + j, np.full(nb, snk)])
-    caps = np.concatenate([give, dem[bidx][j], dem[bidx]]).astype(np.int64)
+    caps = np.concatenate([give, need_b[j], need_b]).astype(np.int64)
     smf.add_arcs_with_capacity(tails.astype(np.int64), heads.astype(np.int64), caps)
-    smf.solve(src, snk)
+    smf.solve(0, snk)
     return smf.optimal_flow() >= need
 
 
@@ -108,13 +114,15 @@ def resilience(problem: Problem, flow: np.ndarray, params: Params | None = None,
             extra = np.zeros(0, np.int64)
         team_all = np.concatenate([team, extra])
         give_all = np.concatenate([give, spare[extra]])
-        if not _covered(problem, params, bidx, dem, team_all, give_all):
+        need_b = dem[bidx]
+        ok = _reach(problem, params, bidx, team_all)  # once per grid: losses drop leading rows
+        if not _covered(need_b, ok, give_all):
             k = -1
         else:
             lo, hi = 0, len(team)  # covered with lo losses; find the largest
             while lo < hi:
                 mid = (lo + hi + 1) // 2
-                if _covered(problem, params, bidx, dem, team_all[mid:], give_all[mid:]):
+                if _covered(need_b, ok[mid:], give_all[mid:]):
                     lo = mid
                 else:
                     hi = mid - 1
