@@ -165,3 +165,21 @@ def test_batch_and_health_match_their_models(http, district):
     health = http.get("/healthz").json()
     strict(Health, health)
     assert health["grids"] == len(district.grids) and health["members"] == len(district.members)
+
+
+def test_plain_and_model_parsed_point_queries_answer_alike(http, district):
+    # plain decimals take the short path; any other spelling of the same query goes through
+    # the query model: the answers must not differ
+    c = district.grids.geometry.iloc[21].representative_point()
+    lon, lat = round(c.x, 6), round(c.y, 6)
+    plain = http.get(f"/api/v1/lookup?lon={lon}&lat={lat}")
+    assert plain.status_code == 200
+    for query in (f"lon={lon}&lat={lat}&unmasked=false", f"lon=+{lon}&lat={lat}",
+                  f"lon={lon}e0&lat={lat}", f"lat={lat}&lon={lon}&crs=wgs84",
+                  f"lon=1&lon={lon}&lat={lat}&crs=WGS84"):
+        r = http.get(f"/api/v1/lookup?{query}")
+        assert r.status_code == 200 and r.content == plain.content, query
+    assert plain.json()["grid"]["code"] == district.grids["code"].iloc[21]
+    # the short path keeps the checks of the core
+    swapped = http.get(f"/api/v1/lookup?lon={lat}&lat={lon}")
+    assert swapped.status_code == 422 and swapped.json()["code"] == "invalid_coordinate"
