@@ -120,10 +120,10 @@ class EdgeMiddleware:
         raw = start.setdefault("headers", [])
         ctype = next((v for k, v in raw if k == b"content-type"), b"")
         media = ctype.partition(b";")[0].strip().lower().decode("latin-1")
-        if media != "text/html" and (len(body) < self.minimum_size or not gz):
+        if media != "text/html" and not inm and (len(body) < self.minimum_size or not gz):
             # the common answer: small, or to a client that takes no gzip (a point lookup is a
-            # little over 1 KB): nothing to compress, tag or compare; caches are told that the
-            # answer depends on Accept-Encoding when it could have been compressed
+            # little over 1 KB), and no tag to compare: nothing to compress, tag or compare;
+            # caches are told that it depends on Accept-Encoding when it could be compressed
             if len(body) >= self.minimum_size and media in COMPRESSIBLE:
                 self._vary(raw)
             await send(start)
@@ -135,6 +135,9 @@ class EdgeMiddleware:
         if conditional and status == 200 and media == "text/html" and "etag" not in headers:
             digest = hashlib.blake2b(body, digest_size=16).digest()
             headers["etag"] = f'"{digest.hex()}"'
+        if status == 304 and inm and GZ_SUFFIX + '"' in inm and headers.get("etag", "")[-1:] == '"':
+            # the app found the client's (gzip) version current: name that version
+            headers["etag"] = headers["etag"][:-1] + GZ_SUFFIX + '"'
         etag = headers.get("etag") if status == 200 else None
         compress = (media in COMPRESSIBLE and len(body) >= self.minimum_size
                     and "content-encoding" not in headers and status not in (204, 206, 304))
