@@ -8,8 +8,10 @@ import json
 from urllib.parse import urlsplit
 
 import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 
-from api.edge import accepts_gzip
+from api.edge import EdgeMiddleware, accepts_gzip
 from tests.test_api import serve_app
 
 GZ = {"Accept-Encoding": "gzip, deflate, br"}
@@ -128,11 +130,6 @@ def test_static_assets_keep_their_own_validators(base):
 def test_tags_set_by_a_route_work_with_either_encoding():
     # a route that tags its answer and answers 304 itself: the middleware hands it the plain
     # tag and names the gzip version in what goes back
-    from fastapi import FastAPI, Request
-    from fastapi.responses import Response
-
-    from api.edge import EdgeMiddleware
-
     app = FastAPI()
     app.add_middleware(EdgeMiddleware, minimum_size=1000)
     seen: list[str | None] = []
