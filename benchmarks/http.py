@@ -164,7 +164,7 @@ def pooled(runs: list[dict]) -> dict:
     cdf = sum(w * np.interp(xs, q, PERCENTILES, left=0, right=100) for w, q in zip(n / n.sum(), qs, strict=True))
 
     def pct(p: float) -> float:
-        return float(xs[min(np.searchsorted(cdf, p), len(xs) - 1)]) / 1000
+        return round(float(np.interp(p, cdf, xs)) / 1000, 3)
 
     return {"rps": round(n.sum() / secs, 1), "p50_ms": pct(50), "p90_ms": pct(90),
             "p99_ms": pct(99), "max_ms": max(r["max_us"] for r in runs) / 1000,
