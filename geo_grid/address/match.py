@@ -234,10 +234,12 @@ class AddressMatcher:
             None if v is None or v != v else str(v) for v in col("community_code", None)
         ]
         self._category = [str(v) for v in col("category", "")]
-        self._floors = numeric("floors", np.nan).to_numpy()
-        self._units = numeric("units", np.nan).to_numpy()
-        self._rpf = numeric("rooms_per_floor", np.nan).to_numpy()
-        self._households = numeric("households", 0).fillna(0).to_numpy()
+        # plain Python numbers (NaN where unknown): read one at a time per query, where a
+        # numpy scalar costs several times more
+        self._floors = numeric("floors", np.nan).tolist()
+        self._units = numeric("units", np.nan).tolist()
+        self._rpf = numeric("rooms_per_floor", np.nan).tolist()
+        self._households = numeric("households", 0).fillna(0).tolist()
         numbers = pd.to_numeric(b["number"], errors="coerce")
         if numbers.isna().any():
             bad = int(np.flatnonzero(numbers.isna().to_numpy())[0])
