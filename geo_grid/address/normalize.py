@@ -326,6 +326,8 @@ class Normalizer:
 
 def _drop_noise(s: str) -> tuple[str, tuple[str, ...]]:
     """``s`` without its trailing noise words (附近, 门口...), and the words dropped."""
+    if not s or s[-1] not in _NOISE_LAST:
+        return s, ()
     noise: list[str] = []
     changed = True
     while changed and s and s[-1] in _NOISE_LAST:
