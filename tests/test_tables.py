@@ -328,3 +328,26 @@ def test_vocabulary_resolves_each_column_once(tmp_path):
     with zipfile.ZipFile(p) as z:
         assert b"macroEnabled" in z.read("[Content_Types].xml")
     assert _calamine(p) == [["a"]]
+
+
+def test_tricky_text_round_trips_through_csv_and_xlsx(tmp_path):
+    b, g, c = _district()
+    matcher, directory = AddressMatcher(b, c), GridDirectory.from_frames(b, g, c)
+    rng = np.random.default_rng(8)
+    lines = [["序号", "身份证号", "联系电话", "地址", "备注"]]
+    for i in range(300):
+        lines.append([f"{i + 1:04d}", _valid_id(rng), f"0{rng.integers(10**9, 10**10)}",
+                      "叙丰家园3栋" if i % 3 else "=HYPERLINK(\"x\")", TRICKY[i % len(TRICKY)]])
+    src = tmp_path / "in.csv"
+    with src.open("w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(lines)
+    run_batch(src, tmp_path / "out.csv", matcher, directory)
+    run_batch(src, tmp_path / "out.xlsx", matcher, directory)
+    with (tmp_path / "out.csv").open(encoding="utf-8", newline="") as fh:
+        back_csv = [r[:5] for r in csv.reader(fh)]
+    assert back_csv == lines  # every cell exactly as read: leading zeros, '=' kept as text
+    back_xlsx = [r[:5] for r in _calamine(tmp_path / "out.xlsx")]
+    assert back_xlsx == lines
+    ws = openpyxl.load_workbook(tmp_path / "out.xlsx").active
+    assert all(cell.data_type == "s" for row in ws.iter_rows(min_row=2, max_col=5)
+               for cell in row if cell.value is not None)
