@@ -351,3 +351,20 @@ def test_tricky_text_round_trips_through_csv_and_xlsx(tmp_path):
     ws = openpyxl.load_workbook(tmp_path / "out.xlsx").active
     assert all(cell.data_type == "s" for row in ws.iter_rows(min_row=2, max_col=5)
                for cell in row if cell.value is not None)
+
+
+def test_write_frame_csv_and_xlsx(tmp_path):
+    from geo_grid.tables import write_frame
+
+    df = pd.DataFrame({"网格编码": ["320214052027001", "0001"], "户数": [420, np.nan],
+                       "名称": ["叙丰一网格", None]})
+    write_frame(df, tmp_path / "f.xlsx", text_columns=["网格编码"])
+    assert _calamine(tmp_path / "f.xlsx") == [["网格编码", "户数", "名称"],
+                                              ["320214052027001", 420.0, "叙丰一网格"],
+                                              ["0001", "", ""]]
+    assert openpyxl.load_workbook(tmp_path / "f.xlsx").active["A2"].number_format == "@"
+    write_frame(df, tmp_path / "f.csv")
+    got = (tmp_path / "f.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert got == ["网格编码,户数,名称", "320214052027001,420,叙丰一网格", "0001,,"]
+    with pytest.raises(InvalidInput, match="unsupported"):
+        write_frame(df, tmp_path / "f.json")

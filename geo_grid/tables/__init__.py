@@ -12,7 +12,8 @@ The pieces, each usable on its own:
   title rows, column kinds).
 - :mod:`~geo_grid.tables.ids` — ID-number checksums and numbers stored as numbers.
 - :mod:`~geo_grid.tables.writers` — the table written back with columns added (CSV, a fast
-  xlsx, or into the source workbook); :mod:`~geo_grid.tables.xlsx` is the fast xlsx writer.
+  xlsx, or into the source workbook), :func:`write_frame` for a plain DataFrame;
+  :mod:`~geo_grid.tables.xlsx` is the fast xlsx writer.
 """
 
 from geo_grid.tables.cells import cell_text, is_blank, out_value
@@ -26,7 +27,7 @@ from geo_grid.tables.headers import (
 from geo_grid.tables.ids import check_id_number, check_phone, id_problems, phone_problems
 from geo_grid.tables.readers import READERS, RawSheet, decode_text, read_rows, register_reader
 from geo_grid.tables.table import Table, read_table
-from geo_grid.tables.writers import WRITERS, Output, register_writer, write_table
+from geo_grid.tables.writers import WRITERS, Output, register_writer, write_frame, write_table
 from geo_grid.tables.xlsx import write_xlsx
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "read_table",
     "register_reader",
     "register_writer",
+    "write_frame",
     "write_table",
     "write_xlsx",
 ]

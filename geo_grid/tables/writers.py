@@ -28,7 +28,7 @@ from geo_grid.tables.cells import cell_text, is_blank, out_value
 from geo_grid.tables.table import Table
 from geo_grid.tables.xlsx import write_xlsx
 
-__all__ = ["TEXT_KINDS", "WRITERS", "Output", "register_writer", "write_table"]
+__all__ = ["TEXT_KINDS", "WRITERS", "Output", "register_writer", "write_frame", "write_table"]
 
 #: Column kinds always written as text (a number would lose digits or a leading 0).
 TEXT_KINDS = frozenset({"id", "phone"})
@@ -134,6 +134,36 @@ def write_workbook(output: Output, path: Path) -> Path:
     head.append(list(table.header) + list(output.headers))
     return write_xlsx(path, columns, head_rows=head, text_columns=text, widths=output.widths(),
                       sheet_name=table.sheet or "Sheet1")
+
+
+def write_frame(frame: Any, path: str | Path, *, text_columns: Sequence[str] = (),
+                sheet_name: str = "Sheet1") -> Path:
+    """Write a DataFrame (header, then one line per row) as ``.csv`` or ``.xlsx``.
+
+    For reports and exports: CSV in UTF-8 with BOM (Excel opens it as UTF-8), xlsx with the
+    fast writer; ``text_columns`` (codes, IDs, phones) get the number format ``@``. NaN and
+    None are empty cells.
+
+    Raises
+    ------
+    InvalidInput
+        A suffix other than ``.csv``, ``.tsv``, ``.txt``, ``.xlsx`` or ``.xlsm``.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    header = [str(c) for c in frame.columns]
+    columns = [frame.iloc[:, j].tolist() for j in range(frame.shape[1])]
+    if suffix in (".xlsx", ".xlsm"):
+        text = [j for j, c in enumerate(header) if c in set(text_columns)]
+        return write_xlsx(path, columns, head_rows=[header], text_columns=text,
+                          sheet_name=sheet_name)
+    if suffix not in (".csv", ".tsv", ".txt"):
+        raise InvalidInput(f"unsupported output format {suffix!r}: use .xlsx or .csv")
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh, delimiter="\t" if suffix == ".tsv" else ",")
+        w.writerow(header)
+        w.writerows([cell_text(v) for v in row] for row in zip(*columns, strict=True))
+    return path
 
 
 def workbook_has_more(source: str | Path) -> bool:
