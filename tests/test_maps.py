@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from html.parser import HTMLParser
 
 import folium
@@ -338,16 +337,14 @@ def test_scenario_from_rebalance_result(district):
 # ------------------------------------------------------------------ size and time
 
 
-def test_reference_scale_size_and_build_time():
+def test_reference_scale_page_size():
+    # build time is measured by benchmarks/maps.py, not asserted here
     from geo_grid.figures import district_figures
 
     d = synthetic_district(communities=33, grids_per_community=7, buildings_per_grid=20)
     fig = district_figures(d)  # once per assignment version in the service, not per page
-    t = time.perf_counter()
     html = render_html(coverage_map(d, asset_mode="inline", figures=fig))
-    dt = time.perf_counter() - t
     assert len(html.encode()) <= 5_000_000
-    assert dt <= 4.0  # the benchmark asserts 2 s; allow a loaded CI machine
 
 
 # ------------------------------------------------------------------ routes
