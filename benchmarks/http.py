@@ -4,16 +4,19 @@ Starts the service (uvicorn, ``--workers 2``, uvloop + httptools, no access log)
 loopback port over a store (built in a temporary folder unless ``--db`` names one), then loads
 it with Debian's ``wrk`` (64 connections, 2 threads, ``--duration`` seconds per route):
 
-- ``/api/v1/_noop``: a route that does nothing, through the same app and middleware: the
-  ceiling of this server on this machine;
-- ``/api/v1/lookup?lon=&lat=``: seeded random WGS-84 points inside the street (a Lua script
-  cycles through them);
+- ``/api/v1/lookup?lon=&lat=&crs=wgs84``: seeded random WGS-84 points inside the street (a Lua
+  script cycles through them);
+- ``/api/v1/_noop``: a route that does nothing, through the same app and middleware, matched
+  first: the ceiling of this app on this machine (``noop_rps``, ``ratio``);
+- ``/api/v1/_noop`` sent the lookup's query strings (``noop_query_rps``, ``ratio_same_query``):
+  what the server and the framework cost for the very same requests (the query parsed), so the
+  difference with the lookup is the lookup's own work;
 - ``/api/v1/members/{id}``, ``/api/v1/grids/{code}`` (seeded random ids and codes) and
-  ``/api/v1/coverage``.
+  ``/api/v1/coverage`` (``*_ratio``: against the no-op).
 
-The no-op and lookup runs alternate in ``--slices`` short runs each (the machine's two cores are
-shared with wrk and whatever else runs, so one long run of each would be measured under different
-loads); each route's slices are pooled: requests over time, latency percentiles of the mixture of
+The no-op, lookup and no-op-with-query runs alternate in ``--slices`` short runs each (the machine's
+two cores are shared with wrk and whatever else runs, so one long run of each would be measured
+under different loads); each route's slices are pooled: requests over time, latency percentiles of the mixture of
 the slices' distributions. ``errors`` counts socket errors and non-2xx answers (0 expected).
 The last line printed is one JSON object.
 
@@ -174,8 +177,8 @@ def pooled(runs: list[dict]) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", type=Path, default=None, help="store to serve (built in a temp dir if absent)")
-    ap.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
-    ap.add_argument("--slices", type=int, default=4,
+    ap.add_argument("--duration", type=int, default=10, help="seconds of load per route")
+    ap.add_argument("--slices", type=int, default=5,
                     help="the no-op and lookup runs alternate in this many slices each")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--connections", type=int, default=64)
@@ -197,10 +200,11 @@ def main() -> None:
         district = load_district(db)
         rng = np.random.default_rng(args.seed)
         pts = street_points(district, args.points, args.seed)
+        queries = [f"lon={x:.6f}&lat={y:.6f}&crs=wgs84" for x, y in pts]
         scripts = {
             "noop": write_paths(tmp, "noop", ["/api/v1/_noop"]),
-            "lookup": write_paths(tmp, "lookup", [
-                f"/api/v1/lookup?lon={x:.6f}&lat={y:.6f}&crs=wgs84" for x, y in pts]),
+            "lookup": write_paths(tmp, "lookup", [f"/api/v1/lookup?{q}" for q in queries]),
+            "noop_query": write_paths(tmp, "noop_query", [f"/api/v1/_noop?{q}" for q in queries]),
             "members": write_paths(tmp, "members", [
                 f"/api/v1/members/{m}" for m in rng.choice(district.members["id"].to_numpy(), 2000)]),
             "grids": write_paths(tmp, "grids", [
@@ -216,10 +220,11 @@ def main() -> None:
             runs: dict[str, list[dict]] = {}
             # the no-op and the lookup alternate in short slices, so that whatever else the
             # machine does weighs on both alike; the other routes follow, one slice each
-            slice_s = args.duration / args.slices
-            order = ["noop", "lookup"] * args.slices + ["members", "grids", "coverage"]
+            slice_s = max(1, round(args.duration / args.slices))  # wrk takes whole seconds
+            sliced = ["noop", "lookup", "noop_query"]
+            order = sliced * args.slices + ["members", "grids", "coverage"]
             for name in order:
-                secs = slice_s if name in ("noop", "lookup") else args.duration
+                secs = slice_s if name in sliced else args.duration
                 runs.setdefault(name, []).append(
                     wrk(url, scripts[name], secs, args.connections, args.threads))
         finally:
@@ -240,7 +245,10 @@ def main() -> None:
         "ratio": round(lookup["rps"] / noop["rps"], 3),
         "lookup_p50_ms": lookup["p50_ms"], "lookup_p99_ms": lookup["p99_ms"],
         "noop_p99_ms": noop["p99_ms"],
-        "tool": f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s",
+        "noop_query_rps": best["noop_query"]["rps"],
+        "ratio_same_query": round(lookup["rps"] / best["noop_query"]["rps"], 3),
+        "tool": f"wrk -t{args.threads} -c{args.connections} (no-op and lookup: {args.slices} "
+                f"alternating {slice_s} s runs each; other routes: {args.duration} s)",
         "workers": args.workers,
     }
     for name in ("members", "grids", "coverage"):
