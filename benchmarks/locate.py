@@ -10,16 +10,24 @@ is one JSON object.
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
+import sys
+from pathlib import Path
 
-import geopandas as gpd
-import numpy as np
-import pandas as pd
+# run as a script, this folder comes first on sys.path: a sibling module named like a standard
+# one (benchmarks/http.py) would shadow it, so the repository root replaces the folder
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 
-from geo_grid.layers import load_layers
-from geo_grid.locator import GridLocator
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+
+import geopandas as gpd  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from geo_grid.layers import load_layers  # noqa: E402
+from geo_grid.locator import GridLocator  # noqa: E402
 
 
 def main() -> None:

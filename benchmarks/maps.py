@@ -21,18 +21,21 @@ The last line is a JSON object with every figure.
 
 from __future__ import annotations
 
-import argparse
-import json
-import socket
-import statistics
 import sys
-import tempfile
-import threading
-import time
 from pathlib import Path
 
+# run as a script, this folder comes first on sys.path: a sibling module named like a standard
+# one (benchmarks/http.py) would shadow it, so the repository root replaces the folder
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
 
 from maps.assets import ASSETS, asset_path, render_html  # noqa: E402
 from maps.coverage import coverage_map  # noqa: E402

@@ -18,22 +18,26 @@ Target: under 2 s.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import resource
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
-import numpy as np
+# run as a script, this folder comes first on sys.path: a sibling module named like a standard
+# one (benchmarks/http.py) would shadow it, so the repository root replaces the folder
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 from geo_grid.assign import Params, rebalance_problem, solve, synthetic_problem  # noqa: E402
 from geo_grid.assign.flow import demand_int  # noqa: E402
@@ -90,7 +94,6 @@ def run(label: str, problem, params: Params) -> dict:
     }
 
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _free_port() -> int:
