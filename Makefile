@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run init test lint bench browser wheel-check clean
+.PHONY: install run init test lint bench bench-http browser wheel-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/locate.py
+
+## bench-http: the HTTP benchmark (needs Debian's wrk, installed here if missing)
+bench-http: install
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; fi; }
+	$(BIN)/python benchmarks/http.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
