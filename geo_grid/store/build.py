@@ -21,7 +21,7 @@ from geo_grid.errors import StoreError
 from geo_grid.layers import DEFAULT_BOUNDARIES, load_layers
 from geo_grid.population import PopulationParams, generate_households, generate_members
 from geo_grid.store import schema
-from geo_grid.store.gpkg import configure_engine, init_gpkg, register_table
+from geo_grid.store.gpkg import add_rtree_index, configure_engine, init_gpkg, register_table
 from geo_grid.topology import validate
 
 Progress = Callable[[str, float], None]
@@ -67,6 +67,8 @@ def write_store(path: Path, district: District, *, meta: dict[str, str],
                 table = schema.metadata.tables[name]
                 cols = [c.name for c in table.columns if c.name not in ("fid", "geom")]
                 rows = _records(gdf.assign(synthetic=gdf.get("synthetic", True)), cols)
+                # every footprint as a MultiPolygon: the declared type of the column (a
+                # one-part MultiPolygon reads back as a Polygon)
                 geoms = list(gdf.geometry.array)
                 if gtype == "MULTIPOLYGON":
                     geoms = _multi(geoms)
@@ -75,6 +77,7 @@ def write_store(path: Path, district: District, *, meta: dict[str, str],
                 conn.execute(insert(table), rows)
                 register_table(conn, name, geometry_column="geom", geometry_type=gtype,
                                bounds=tuple(gdf.total_bounds), description=f"{name} (synthetic)")
+                add_rtree_index(conn, name)
                 if progress:
                     progress(f"wrote {name}", 1)
             conn.execute(insert(schema.households), _records(

@@ -186,3 +186,80 @@ def register_table(conn: Connection, table: str, *, geometry_column: str | None 
             text("INSERT OR REPLACE INTO gpkg_geometry_columns VALUES (:t, :c, :g, :s, 0, 0)"),
             {"t": table, "c": geometry_column, "g": geometry_type, "s": srs_id},
         )
+
+
+#: The extension row GDAL writes for an R-tree spatial index (GeoPackage "gpkg_rtree_index").
+RTREE_EXTENSION = "gpkg_rtree_index"
+RTREE_DEFINITION = "http://www.geopackage.org/spec120/#extension_rtree"
+
+_EXTENSIONS_DDL = """CREATE TABLE IF NOT EXISTS gpkg_extensions (
+    table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, definition TEXT NOT NULL,
+    scope TEXT NOT NULL, CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name))"""
+
+# The triggers of the GeoPackage 1.4 R-tree extension, as GDAL creates them: they keep the index
+# in step with every insert, update and delete, so any later writer (our own edits, GDAL, QGIS)
+# leaves it right. {t} is the table, {c} the geometry column, {i} the primary key, {r} the index.
+_RTREE_TRIGGERS = (
+    """CREATE TRIGGER "{r}_insert" AFTER INSERT ON "{t}"
+    WHEN (new."{c}" NOT NULL AND NOT ST_IsEmpty(NEW."{c}"))
+    BEGIN INSERT OR REPLACE INTO "{r}" VALUES (NEW."{i}",
+        ST_MinX(NEW."{c}"), ST_MaxX(NEW."{c}"), ST_MinY(NEW."{c}"), ST_MaxY(NEW."{c}")); END""",
+    """CREATE TRIGGER "{r}_update6" AFTER UPDATE OF "{c}" ON "{t}"
+    WHEN OLD."{i}" = NEW."{i}" AND (NEW."{c}" NOTNULL AND NOT ST_IsEmpty(NEW."{c}"))
+        AND (OLD."{c}" NOTNULL AND NOT ST_IsEmpty(OLD."{c}"))
+    BEGIN UPDATE "{r}" SET minx = ST_MinX(NEW."{c}"), maxx = ST_MaxX(NEW."{c}"),
+        miny = ST_MinY(NEW."{c}"), maxy = ST_MaxY(NEW."{c}") WHERE id = NEW."{i}"; END""",
+    """CREATE TRIGGER "{r}_update7" AFTER UPDATE OF "{c}" ON "{t}"
+    WHEN OLD."{i}" = NEW."{i}" AND (NEW."{c}" NOTNULL AND NOT ST_IsEmpty(NEW."{c}"))
+        AND (OLD."{c}" ISNULL OR ST_IsEmpty(OLD."{c}"))
+    BEGIN INSERT INTO "{r}" VALUES (NEW."{i}",
+        ST_MinX(NEW."{c}"), ST_MaxX(NEW."{c}"), ST_MinY(NEW."{c}"), ST_MaxY(NEW."{c}")); END""",
+    """CREATE TRIGGER "{r}_update2" AFTER UPDATE OF "{c}" ON "{t}"
+    WHEN OLD."{i}" = NEW."{i}" AND (NEW."{c}" IS NULL OR ST_IsEmpty(NEW."{c}"))
+    BEGIN DELETE FROM "{r}" WHERE id = OLD."{i}"; END""",
+    """CREATE TRIGGER "{r}_update5" AFTER UPDATE ON "{t}"
+    WHEN OLD."{i}" != NEW."{i}" AND (NEW."{c}" NOTNULL AND NOT ST_IsEmpty(NEW."{c}"))
+    BEGIN DELETE FROM "{r}" WHERE id = OLD."{i}";
+        INSERT OR REPLACE INTO "{r}" VALUES (NEW."{i}",
+        ST_MinX(NEW."{c}"), ST_MaxX(NEW."{c}"), ST_MinY(NEW."{c}"), ST_MaxY(NEW."{c}")); END""",
+    """CREATE TRIGGER "{r}_update4" AFTER UPDATE ON "{t}"
+    WHEN OLD."{i}" != NEW."{i}" AND (NEW."{c}" IS NULL OR ST_IsEmpty(NEW."{c}"))
+    BEGIN DELETE FROM "{r}" WHERE id IN (OLD."{i}", NEW."{i}"); END""",
+    """CREATE TRIGGER "{r}_delete" AFTER DELETE ON "{t}" WHEN old."{c}" NOT NULL
+    BEGIN DELETE FROM "{r}" WHERE id = OLD."{i}"; END""",
+)
+
+
+def add_rtree_index(conn: Connection, table: str, column: str = "geom", fid: str = "fid") -> None:
+    """Give a feature table the R-tree spatial index of the ``gpkg_rtree_index`` extension.
+
+    Creates ``rtree_<table>_<column>`` (an SQLite R-tree of the feature envelopes), fills it from
+    the rows already there, adds the triggers that keep it current and records the extension in
+    ``gpkg_extensions``, exactly as GDAL does; GDAL, QGIS and pyogrio then filter by bounding box
+    through the index. The connection must have :func:`register_functions` installed (every
+    engine from :func:`configure_engine` has). Calling it again on an indexed table is a no-op.
+
+    Parameters
+    ----------
+    conn : Connection
+        An open connection inside a transaction.
+    table, column, fid : str
+        The feature table, its geometry column and its integer primary key.
+    """
+    rtree = f"rtree_{table}_{column}"
+    conn.exec_driver_sql(_EXTENSIONS_DDL)
+    exists = conn.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE name = ?", (rtree,)).first()
+    if exists:
+        return
+    conn.exec_driver_sql(
+        f'CREATE VIRTUAL TABLE "{rtree}" USING rtree(id, minx, maxx, miny, maxy)')
+    conn.exec_driver_sql(
+        f'INSERT OR REPLACE INTO "{rtree}" SELECT "{fid}", ST_MinX("{column}"), '
+        f'ST_MaxX("{column}"), ST_MinY("{column}"), ST_MaxY("{column}") FROM "{table}" '
+        f'WHERE "{column}" NOT NULL AND NOT ST_IsEmpty("{column}")')
+    for trigger in _RTREE_TRIGGERS:
+        conn.exec_driver_sql(trigger.format(t=table, c=column, i=fid, r=rtree))
+    conn.exec_driver_sql(
+        "INSERT OR REPLACE INTO gpkg_extensions VALUES (?, ?, ?, ?, 'write-only')",
+        (table, column, RTREE_EXTENSION, RTREE_DEFINITION))

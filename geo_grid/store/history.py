@@ -155,6 +155,11 @@ def list_scenarios(store: Store) -> list[dict[str, Any]]:
 
 def _ensure_versions(conn) -> None:
     schema.assignment_versions.create(conn, checkfirst=True)
+    # stores built before the table existed: list it in gpkg_contents so GDAL shows it too
+    conn.exec_driver_sql(
+        "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
+        "VALUES ('assignment_versions', 'attributes', 'assignment_versions', "
+        "'assignment_versions')")
 
 
 def _new_stamp(conn, current: str | None) -> str:

@@ -68,7 +68,7 @@ buildings = Table(
     Column("rooms_per_floor", SmallInteger, nullable=False),
     Column("households", Integer, nullable=False),
     Column("synthetic", Boolean, nullable=False, default=True),
-    Column("geom", GpkgGeometry("POLYGON"), nullable=False),
+    Column("geom", GpkgGeometry("MULTIPOLYGON"), nullable=False),
 )
 
 households = Table(
@@ -134,9 +134,12 @@ meta = Table(
     Column("value", Text, nullable=False),
 )
 
+# Every layer is declared MULTIPOLYGON and every geometry written as one (a real footprint may
+# have several parts, and a POLYGON column must not hold a MultiPolygon).
 FEATURE_TABLES = {"street": "MULTIPOLYGON", "communities": "MULTIPOLYGON", "grids": "MULTIPOLYGON",
-                  "buildings": "POLYGON"}
-ATTRIBUTE_TABLES = ("households", "members", "assignments", "scenarios", "geo_grid_meta")
+                  "buildings": "MULTIPOLYGON"}
+ATTRIBUTE_TABLES = ("households", "members", "assignments", "scenarios", "geo_grid_meta",
+                    "assignment_versions")
 
 # One row per assignment version, so that a version exists even when its assignment is empty.
 # ``kind`` is ``apply`` (a scenario), ``assign`` (a fresh assignment) or ``revert``; ``previous``
