@@ -1,4 +1,4 @@
-"""Assignment and rebalancing of grid members to buildings (issue 4).
+"""Assignment and rebalancing of grid members to buildings.
 
 Public API (all distances EPSG:4549 metres, loads in household-load units)
 -------------------------------------------------------------------------
