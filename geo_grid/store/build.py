@@ -80,10 +80,14 @@ def write_store(path: Path, district: District, *, meta: dict[str, str],
                 add_rtree_index(conn, name)
                 if progress:
                     progress(f"wrote {name}", 1)
-            conn.execute(insert(schema.households), _records(
-                district.households, [c.name for c in schema.households.columns if c.name != "fid"]))
-            conn.execute(insert(schema.members), _records(
-                district.members, [c.name for c in schema.members.columns if c.name != "fid"]))
+            # an imported street has no households or members yet: an empty insert is skipped
+            if len(district.households):
+                conn.execute(insert(schema.households), _records(
+                    district.households,
+                    [c.name for c in schema.households.columns if c.name != "fid"]))
+            if len(district.members):
+                conn.execute(insert(schema.members), _records(
+                    district.members, [c.name for c in schema.members.columns if c.name != "fid"]))
             stamp = now_iso()
             a = district.assignment.assign(valid_from=stamp, valid_to=None, scenario_id=None)
             if len(a):
@@ -175,7 +179,10 @@ def build_store(path: Path | str, boundaries: Path | str | None = None,
         tmp.unlink(missing_ok=True)
         if isinstance(exc, StoreError):
             raise
-        raise StoreError(f"building the store {path} failed: {exc}") from exc
+        # a database error carries the statement and its parameters (megabytes of geometry
+        # bytes); its first line says what went wrong
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise StoreError(f"building the store {path} failed: {detail}") from exc
     return {
         "path": str(path),
         "communities": len(layers.communities),
@@ -188,3 +195,53 @@ def build_store(path: Path | str, boundaries: Path | str | None = None,
         "build_seconds": round(time.perf_counter() - t0, 3),
         "boundaries_version": version,
     }
+
+
+def build_store_from(path: Path | str, district: District, meta: dict[str, str], *,
+                     force: bool = False, progress: Progress | None = None) -> Path:
+    """Write a store of given layers and tables (no synthetic population), atomically.
+
+    Used by the importer: the store is written to a temporary file beside ``path`` and moved
+    into place with ``os.replace`` only when it is complete, so an import that fails, or a
+    process killed at any moment, leaves an existing store exactly as it was.
+
+    Parameters
+    ----------
+    path : Path or str
+        The ``.gpkg`` file to create (or replace with ``force``).
+    district : District
+        Layers in EPSG:4490 with the store's columns; empty tables are fine.
+    meta : dict
+        Rows of ``geo_grid_meta`` (``synthetic``, ``sources``, ``boundaries_version``...).
+    force : bool
+        Replace an existing store.
+    progress : callable, optional
+        Called as ``progress(step, advance)``.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    StoreError
+        If the store exists and ``force`` is not given, or writing fails.
+    """
+    path = Path(path)
+    if path.exists() and not force:
+        raise StoreError(f"store {path} exists; give --force to replace it", path=str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.building-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    try:
+        write_store(tmp, district, meta=meta, progress=progress)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        os.replace(tmp, path)
+    except Exception as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, StoreError):
+            raise
+        raise StoreError(f"building the store {path} failed: {exc}") from exc
+    return path

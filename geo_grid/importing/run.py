@@ -1,0 +1,200 @@
+"""An import from start to end: read the four layers, check them, build the store atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from geo_grid.district import LAYERS, District
+from geo_grid.errors import InvalidInput, StoreError
+from geo_grid.importing.assemble import DEFAULTS, assemble
+from geo_grid.importing.checks import store_checks, warnings_of
+from geo_grid.importing.encoding import GB18030
+from geo_grid.importing.fields import parse_field_options, recognise
+from geo_grid.importing.read import read_raw
+from geo_grid.importing.reproject import parse_crs_options, to_store_crs
+from geo_grid.importing.sources import parse_source
+from geo_grid.topology import Violation, validate
+
+Progress = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import read and found.
+
+    Attributes
+    ----------
+    district : District
+        The layers in the store's columns (no households or members).
+    errors : tuple of Violation
+        Problems that stop the import.
+    warnings : tuple of Violation
+        Problems reported but accepted.
+    report : dict
+        The import report (JSON-ready): sources, CRS and encodings, fields, codes made,
+        defaults, violations.
+    """
+
+    district: District
+    errors: tuple[Violation, ...]
+    warnings: tuple[Violation, ...]
+    report: dict
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing stops the import."""
+        return not self.errors
+
+
+def violation_dict(v: Violation, severity: str) -> dict:
+    """A violation as it appears in the report."""
+    return {"severity": severity, "kind": v.kind, "layer": v.layer, "code": v.code,
+            "lon": v.lon, "lat": v.lat, "message": v.message}
+
+
+def read_layers(files: Mapping[str, str | Path], *, crs: Sequence[str] = (),
+                fields: Sequence[str] = (), encoding: str | None = None,
+                tolerance_m2: float = 1.0) -> ImportResult:
+    """Read, convert and check the four layers of a street office.
+
+    Parameters
+    ----------
+    files : mapping
+        ``street``, ``communities``, ``grids``, ``buildings`` → ``FILE`` or ``FILE:layername``.
+    crs : sequence of str
+        ``LAYER=CRS`` options (EPSG code, ``wgs84``, ``cgcs2000``, ``gcj02``, ``bd09``).
+    fields : sequence of str
+        ``LAYER.FIELD=COLUMN`` options.
+    encoding : str, optional
+        Attribute encoding of Shapefiles (found from ``.cpg`` or the bytes otherwise).
+    tolerance_m2 : float
+        Gaps and overlaps up to this area are accepted.
+
+    Returns
+    -------
+    ImportResult
+
+    Raises
+    ------
+    InvalidInput
+        A layer missing from ``files``, a file that cannot be read, a bad option.
+    """
+    missing = [k for k in LAYERS if not files.get(k)]
+    if missing:
+        raise InvalidInput(f"give every layer: missing {', '.join('--' + m for m in missing)}")
+    crs_by = parse_crs_options(crs)
+    field_by = parse_field_options(fields)
+    layers, mapped, info = {}, {}, {}
+    for name in LAYERS:
+        src = parse_source(files[name])
+        raw = read_raw(src, name, encoding, field_by.get(name))
+        gdf, crs_label = to_store_crs(raw, crs_by.get(name), name)
+        columns = [c for c in gdf.columns if c != gdf.geometry.name]
+        mapped[name] = recognise(name, columns, {k: v for k, v in field_by.get(name, {}).items()
+                                                 if k != "wkt"})
+        layers[name] = gdf
+        note = raw.encoding_note
+        info[name] = {
+            "file": str(src.path), "layer": raw.layer, "format": raw.format,
+            "sha256": src.sha256(), "features": len(gdf), "crs": crs_label,
+            "encoding": raw.encoding, "encoding_note": {
+                "detected": f"no .cpg and the attributes are not UTF-8: read as {GB18030}"
+                if raw.format == "shapefile" else f"text read as {raw.encoding}",
+                "cpg": "named by the .cpg file", "given": "given with --encoding",
+            }.get(note, note),
+            "fields": mapped[name],
+        }
+    district, notes, extra = assemble(layers, mapped)
+    errors = validate(district, tolerance_m2=tolerance_m2) + store_checks(district)
+    warnings = warnings_of(district, households_given="households" in mapped["buildings"])
+    residents = extra["residents"]
+    report = {
+        "ok": not errors,
+        "synthetic": False,
+        "layers": info,
+        "counts": {k: len(getattr(district, k)) for k in LAYERS}
+        | {"households": int(district.buildings["households"].sum()),
+           "residents": int(np.nansum(residents)) if np.isfinite(residents).any() else None},
+        "generated_codes": notes.generated,
+        "defaults": {k: {"default": DEFAULTS[k], "features": n} for k, n in notes.defaults.items()},
+        "messages": notes.messages,
+        "errors": [violation_dict(v, "error") for v in errors],
+        "warnings": [violation_dict(v, "warning") for v in warnings],
+    }
+    return ImportResult(district, tuple(errors), tuple(warnings), report)
+
+
+def sources_version(report: dict) -> str:
+    """A short hash of the source files' hashes: the imported store's boundary version."""
+    h = hashlib.sha256()
+    for name in LAYERS:
+        h.update(report["layers"][name]["sha256"].encode())
+    return h.hexdigest()[:16]
+
+
+def import_store(db: str | Path, files: Mapping[str, str | Path], *, crs: Sequence[str] = (),
+                 fields: Sequence[str] = (), encoding: str | None = None, force: bool = False,
+                 report_path: str | Path | None = None,
+                 progress: Progress | None = None) -> ImportResult:
+    """Import a street's own layers into a new store, all or nothing.
+
+    The layers are read and checked (:func:`read_layers`); the report is written to
+    ``report_path`` whatever the outcome; the store is built only when nothing stops it, in a
+    temporary file moved into place at the end, so an existing store is untouched on failure.
+
+    Returns
+    -------
+    ImportResult
+        With ``report["store"]`` set when the store was written.
+
+    Raises
+    ------
+    StoreError
+        If the store exists without ``force``, the layers have errors, or writing fails.
+    """
+    from geo_grid.store.build import build_store_from, now_iso
+
+    t0 = time.perf_counter()
+    db = Path(db)
+    if db.exists() and not force:  # say so before reading anything
+        raise StoreError(f"store {db} exists; give --force to replace it", path=str(db))
+    result = read_layers(files, crs=crs, fields=fields, encoding=encoding)
+    if progress:
+        progress("read and checked layers", 1)
+    report = result.report
+    report["store"] = None
+    try:
+        if result.errors:
+            kinds = sorted({v.kind for v in result.errors})
+            raise StoreError(
+                f"{len(result.errors)} error(s) in the layers ({', '.join(kinds)}); nothing was "
+                "written: " + "; ".join(str(v) for v in result.errors[:5]),
+                violations=len(result.errors))
+        sources = [{"layer": k, "file": report["layers"][k]["file"],
+                    "sha256": report["layers"][k]["sha256"]} for k in LAYERS]
+        meta = {
+            "boundaries_version": sources_version(report),
+            "boundaries": json.dumps([s["file"] for s in sources], ensure_ascii=False),
+            "built_at": now_iso(),
+            "synthetic": "false",
+            "sources": json.dumps(sources, ensure_ascii=False),
+            "import_crs": json.dumps({k: report["layers"][k]["crs"] for k in LAYERS},
+                                     ensure_ascii=False),
+            "import_encodings": json.dumps({k: report["layers"][k]["encoding"] for k in LAYERS}),
+        }
+        build_store_from(db, result.district, meta, force=force, progress=progress)
+        report["store"] = str(db)
+        report["boundaries_version"] = meta["boundaries_version"]
+    finally:
+        report["import_seconds"] = round(time.perf_counter() - t0, 3)
+        if report_path is not None:
+            Path(report_path).write_text(json.dumps(report, ensure_ascii=False, indent=2),
+                                         encoding="utf-8")
+    return result
