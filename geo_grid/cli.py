@@ -95,6 +95,43 @@ def validate(boundaries: Path = typer.Option(None, help="layer folder (default: 
         raise typer.Exit(1)
 
 
+
+@app.command("import")
+def import_(db: Path = typer.Option(..., "--db", help="GeoPackage store to create"),
+            street: str = typer.Option(..., help="street outline: FILE or FILE:layername"),
+            communities: str = typer.Option(..., help="community polygons"),
+            grids: str = typer.Option(..., help="grid polygons"),
+            buildings: str = typer.Option(..., help="building footprints"),
+            crs: list[str] = typer.Option([], "--crs", metavar="LAYER=CRS",
+                                          help="CRS of a layer: EPSG code, wgs84, cgcs2000, gcj02, bd09"),
+            field: list[str] = typer.Option([], "--field", metavar="LAYER.FIELD=COLUMN",
+                                            help="the column holding a field, e.g. grids.code=网格号"),
+            encoding: str = typer.Option(None, help="attribute encoding of Shapefiles (e.g. GBK)"),
+            report: Path = typer.Option(None, help="write the import report (JSON) here"),
+            force: bool = typer.Option(False, help="replace an existing store")) -> None:
+    """Build a store from a street office's own layers (GeoJSON, GeoPackage, Shapefile or zip,
+    KML/KMZ, CSV/xlsx with WKT or lon/lat); errors stop it and leave an existing store as it was."""
+    from geo_grid.importing import import_store
+
+    files = {"street": street, "communities": communities, "grids": grids, "buildings": buildings}
+    try:
+        with steps(6, "importing") as advance:
+            result = import_store(db, files, crs=crs, fields=field, encoding=encoding,
+                                  force=force, report_path=report, progress=advance)
+    except GeoGridError as exc:
+        fail(exc)
+    for v in result.warnings[:5]:
+        console.print(f"[yellow]warning[/yellow] {escape(str(v))}", highlight=False)
+    if len(result.warnings) > 5:
+        console.print(f"… {len(result.warnings) - 5} more warnings (see --report)")
+    summary = {k: result.report[k] for k in ("store", "counts", "generated_codes",
+                                              "boundaries_version", "import_seconds")}
+    summary["warnings"] = len(result.warnings)
+    summary["crs"] = {k: v["crs"] for k, v in result.report["layers"].items()}
+    summary["encodings"] = {k: v["encoding"] for k, v in result.report["layers"].items()
+                            if v["encoding"]}
+    typer.echo(json.dumps(summary, ensure_ascii=False))
+
 def _gazetteer(db: Path):
     from geo_grid.lookup import Gazetteer
     from geo_grid.store import load_district
