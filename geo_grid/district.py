@@ -31,6 +31,7 @@ LAYERS = ("street", "communities", "grids", "buildings")
 TABLES = ("households", "members", "assignment")
 ROLES = ("secretary", "social_worker", "volunteer")
 GRID_KINDS = ("residential", "commercial", "industrial", "mixed")
+BUILDING_CATEGORIES = ("slab", "point", "shop", "factory", "dormitory", "office")
 
 
 @dataclass(frozen=True)

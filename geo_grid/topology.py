@@ -8,20 +8,33 @@ Checks, in EPSG:4549 metres:
 - references are consistent (grid → community, building → grid and community);
 - the communities tile the street and the grids tile their community: a gap or an overlap of more
   than ``tolerance_m2`` (1 m² by default) is a violation;
-- every building lies in exactly one grid, the one it names, and crosses no grid edge.
+- every building lies in exactly one grid, the one it names, and crosses no grid edge;
+- building attributes are usable: a known category, floors ≥ 1, units ≥ 1, households ≥ 0, a
+  building or door number (``12``, ``12A``, ``12-1``), and no two buildings share an address
+  (the same address text, or the same compound and number), which the address matcher, the
+  lookup service and the store could not tell apart.
+
+Every violation names its feature and where it is in lon/lat.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from geo_grid import codes as codes_mod
+from geo_grid.address.normalize import _basic
+from geo_grid.address.parse import number_key
 from geo_grid.crs import METRIC_EPSG, STORE_EPSG, transformer
-from geo_grid.district import GRID_KINDS, District
+from geo_grid.district import BUILDING_CATEGORIES, GRID_KINDS, District
+
+# the position GEOS puts in an invalidity reason: "Self-intersection[x y]"
+_REASON_POINT = re.compile(r"\[(-?[\d.eE+-]+) (-?[\d.eE+-]+)\]")
 
 
 @dataclass(frozen=True)
@@ -43,7 +56,10 @@ class Violation:
 def _where(geom_m) -> tuple[float | None, float | None]:
     if geom_m is None or geom_m.is_empty:
         return None, None
-    p = geom_m.representative_point()
+    try:
+        p = geom_m.representative_point()
+    except shapely.errors.GEOSException:  # some invalid shapes have none
+        p = shapely.centroid(geom_m)
     lon, lat = transformer(METRIC_EPSG, STORE_EPSG).transform(p.x, p.y)
     return float(lon), float(lat)
 
@@ -60,11 +76,56 @@ def _check_geometries(name: str, gdf: gpd.GeoDataFrame, geoms: np.ndarray, out: 
                                  *_where(g)))
             ok[i] = False
         elif not g.is_valid:
-            reason = shapely.is_valid_reason(g)
+            reason, where = _reason_lonlat(shapely.is_valid_reason(g))
             out.append(Violation("invalid_geometry", name, str(code), f"invalid geometry: {reason}",
-                                 *_where(g)))
+                                 *(where or _where(g))))
             ok[i] = False
     return ok
+
+
+def _reason_lonlat(reason: str) -> tuple[str, tuple[float, float] | None]:
+    """GEOS's invalidity reason with its metric position rewritten in lon/lat, and that place."""
+    m = _REASON_POINT.search(reason)
+    if m is None:
+        return reason, None
+    lon, lat = transformer(METRIC_EPSG, STORE_EPSG).transform(float(m.group(1)), float(m.group(2)))
+    lon, lat = float(lon), float(lat)
+    return f"{reason[:m.start()]} at lon/lat ({lon:.6f}, {lat:.6f}){reason[m.end():]}", (lon, lat)
+
+
+def _check_buildings(b: gpd.GeoDataFrame, geoms: np.ndarray, out: list[Violation]) -> None:
+    """Attributes the matcher, the population and the store need, and unique addresses."""
+    codes = [str(c) for c in b["code"]]
+
+    def bad(i: int, message: str, kind: str = "bad_attribute") -> None:
+        out.append(Violation(kind, "buildings", codes[i], message, *_where(geoms[i])))
+
+    category = b["category"].astype(object).to_numpy()
+    for i in np.flatnonzero(~np.isin(category, BUILDING_CATEGORIES)):
+        bad(int(i), f"category {category[i]!r} is not one of {', '.join(BUILDING_CATEGORIES)}")
+    for col, low in (("floors", 1), ("units", 1), ("households", 0)):
+        values = pd.to_numeric(b[col], errors="coerce").to_numpy(dtype=float)
+        raw = b[col].to_numpy()
+        wrong = ~np.isfinite(values) | (values < low) | (values != np.round(values))
+        for i in np.flatnonzero(wrong):
+            bad(int(i), f"{col} is {raw[i]!r}; it must be a whole number ≥ {low}")
+    first_address: dict[str, int] = {}
+    first_key: dict[tuple[str, str], int] = {}
+    for i, (address, compound, number) in enumerate(
+            zip(b["address"], b["compound"], b["number"], strict=True)):
+        nk = number_key(number)
+        if nk is None:
+            bad(i, f"number {number!r} is not a building or door number (12, 12A, 12-1)")
+        else:
+            key = (_basic(str(compound)), f"{nk[0]}{nk[1]}")
+            j = first_key.setdefault(key, i)
+            if j != i:
+                bad(i, f"same compound and number as building {codes[j]}: {compound} {number} "
+                       "(the address lookup could not tell them apart)", "duplicate_address")
+        j = first_address.setdefault(str(address), i)
+        if j != i:
+            bad(i, f"address {address!r} is also the address of building {codes[j]}",
+                "duplicate_address")
 
 
 def _check_codes(name: str, gdf: gpd.GeoDataFrame, out: list[Violation]) -> None:
@@ -164,6 +225,7 @@ def validate(district: District, tolerance_m2: float = 1.0) -> list[Violation]:
                                  f"kind {kind!r} is not one of {', '.join(GRID_KINDS)}"))
 
     b = district.buildings
+    _check_buildings(b, metric["buildings"], out)
     for code, gcode, ccode in zip(b["code"], b["grid_code"], b["community_code"], strict=True):
         if gcode not in grid_comm:
             out.append(Violation("bad_reference", "buildings", str(code), f"grid {gcode} does not exist"))

@@ -40,7 +40,7 @@ import pandas as pd
 from rapidfuzz import fuzz
 
 from geo_grid.address.normalize import Normalizer, _basic
-from geo_grid.address.parse import ParsedAddress, parse_normalized
+from geo_grid.address.parse import ParsedAddress, number_key, parse_normalized
 from geo_grid.errors import InvalidInput
 from geo_grid.status import ADDRESS_STATUSES, MatchStatus
 
@@ -213,7 +213,7 @@ class AddressMatcher:
         self._normalize = Normalizer(self._protected, self._communities)
         self._cache: dict[str, MatchResult] = {}
         self._norm_cache: dict[str, MatchResult] = {}
-        self._fuzzy_cache: dict[tuple[str, int], list[tuple[int, float]]] = {}
+        self._fuzzy_cache: dict[tuple[str, str], list[tuple[int, float]]] = {}
 
     def _load_columns(self, b: pd.DataFrame) -> None:
         """Per-building lists and arrays, by row (missing optional columns → defaults)."""
@@ -240,19 +240,20 @@ class AddressMatcher:
         self._units = numeric("units", np.nan).tolist()
         self._rpf = numeric("rooms_per_floor", np.nan).tolist()
         self._households = numeric("households", 0).fillna(0).tolist()
-        numbers = pd.to_numeric(b["number"], errors="coerce")
-        if numbers.isna().any():
-            bad = int(np.flatnonzero(numbers.isna().to_numpy())[0])
-            raise InvalidInput(
-                f"building {self._code[bad]} has no valid number: {b['number'].iloc[bad]!r}",
-                code=self._code[bad],
-            )
-        self._number = numbers.astype(int).tolist()
+        # the number as a key with its suffix ("12", "12a", "88-1") and its plain value (12)
+        self._number: list[str] = []
+        self._base: list[int] = []
+        for code, raw in zip(self._code, b["number"], strict=True):
+            nk = number_key(raw)
+            if nk is None:
+                raise InvalidInput(f"building {code} has no valid number: {raw!r}", code=code)
+            self._number.append(f"{nk[0]}{nk[1]}")
+            self._base.append(nk[0])
 
     def _index_buildings(self, compounds: list[Any]) -> None:
         """compound → number → row; number → compounds; normalised address → row; markers."""
-        self._by_compound: dict[str, dict[int, int]] = {}
-        self._by_number: dict[int, list[str]] = {}
+        self._by_compound: dict[str, dict[str, int]] = {}
+        self._by_number: dict[str, list[str]] = {}
         self._exact: dict[str, int] = {}
         self._marker: list[str | None] = []
         for i, (raw, num) in enumerate(zip(compounds, self._number, strict=True)):
@@ -433,7 +434,7 @@ class AddressMatcher:
         if p.marker is not None and std is not None and p.marker != std:
             factor *= 0.95
             reasons.append(
-                f"written {p.number}{p.marker}; the standard address is {self._address[i]}"
+                f"written {p.key}{p.marker}; the standard address is {self._address[i]}"
             )
         if p.extra:
             factor *= 0.95
@@ -462,7 +463,7 @@ class AddressMatcher:
                 best, score = code, s
         return best if score >= 80 else None
 
-    def _fuzzy(self, compound: str, number: int) -> list[tuple[int, float]]:
+    def _fuzzy(self, compound: str, number: str) -> list[tuple[int, float]]:
         key = (compound, number)
         hit = self._fuzzy_cache.get(key)
         if hit is not None:
@@ -492,9 +493,9 @@ class AddressMatcher:
         if not compound:
             reasons.append("no compound or road name in the address")
             return self._result(p, MatchStatus.UNMATCHED, 0.0, None, [], reasons)
-        scored = self._fuzzy(compound, p.number)
+        scored = self._fuzzy(compound, p.key)
         if not scored:
-            reasons.append(f"no compound or road with number {p.number} resembles {compound}")
+            reasons.append(f"no compound or road with number {p.key} resembles {compound}")
             return self._result(p, MatchStatus.UNMATCHED, 0.0, None, [], reasons)
         return self._match_fuzzy(p, compound, base, reasons, scored)
 
@@ -518,11 +519,12 @@ class AddressMatcher:
                      reasons: list[str]) -> MatchResult:
         """A known compound: the building with the written number, or unmatched."""
         nums = self._by_compound[compound]
-        i = nums.get(p.number)
+        i = nums.get(p.key)
         if i is None:
+            bases = [self._base[j] for j in nums.values()]
             reasons.append(
-                f"{compound} has no number {p.number} (it has {len(nums)}, numbered "
-                f"{min(nums)} to {max(nums)})"
+                f"{compound} has no number {p.key} (it has {len(nums)}, numbered "
+                f"{min(bases)} to {max(bases)})"
             )
             return self._result(p, MatchStatus.UNMATCHED, 0.0, None, [], reasons)
         factor, notes = self._notes(i, p)
@@ -558,7 +560,7 @@ class AddressMatcher:
         best_s, best_sim, best_i, best_notes = top[0]
         conf = cands[0].confidence
         reasons.append(
-            f"{compound} is not a known compound or road; closest with number {p.number}: "
+            f"{compound} is not a known compound or road; closest with number {p.key}: "
             f"{self._address[best_i]} (name similarity {best_sim:.2f})"
         )
         if len(top) > 1 and top[1][0] > best_s - 0.2:

@@ -9,6 +9,9 @@ Accepted shapes (after :func:`geo_grid.address.normalize.normalize`)::
     锡兴路88号                 road and door number
     锡兴路88号3栋              a compound at a road number: compound 锡兴路88号, building 3
     工博园宿舍3栋5层           floor kept apart
+    某某小区12a栋              building number with a letter suffix: number 12, suffix a
+    锡兴路88-1号               door number with a dash suffix: number 88, suffix -1
+
 
 Digits inside a name stay in the name (``51路88号``: road ``51路``, number 88): a number is the
 building number only when a marker (栋 号 单元 室 层 楼 -) or the end of the text follows it.
@@ -22,10 +25,12 @@ from dataclasses import dataclass
 
 from geo_grid.address.normalize import normalize
 
-__all__ = ["ParsedAddress", "parse", "parse_normalized"]
+__all__ = ["ParsedAddress", "number_key", "parse", "parse_normalized"]
 
-_PARTS = re.compile(r"\d+|\D+")
+# a digit run with an optional single letter after it (12a), then everything else
+_PARTS = re.compile(r"\d+(?:[a-z](?![a-z]))?|\D+")
 _MARKERS = ("单元", "栋", "号", "室", "层", "楼", "-")
+_NUMBER_KEY = re.compile(r"(\d+)(?:\.0+)?([a-z]|-\d+)?")
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,9 @@ class ParsedAddress:
         Compound (小区) or road name, normalised; empty if none was written.
     number : int or None
         Building number (``12`` of ``12栋``) or door number (``88`` of ``锡兴路88号``).
+    suffix : str
+        What follows that number in a number like ``12a`` (``a``) or ``88-1`` (``-1``); empty
+        for a plain number. ``key`` is the whole number as written (``12a``).
     marker : str or None
         ``栋`` (building), ``号`` (door number) or None when no marker was written.
     unit, room, floor : int or None
@@ -68,6 +76,12 @@ class ParsedAddress:
     prefixes: tuple[str, ...] = ()
     community: str | None = None
     noise: tuple[str, ...] = ()
+    suffix: str = ""
+
+    @property
+    def key(self) -> str | None:
+        """The building or door number with its suffix (``12``, ``12a``, ``88-1``), or None."""
+        return None if self.number is None else f"{self.number}{self.suffix}"
 
 
 # the markers start with different characters: one dictionary read finds the candidate
@@ -112,15 +126,23 @@ def parse_normalized(
     r = _Reading("".join(parts[:start]))
     for i in range(start, len(parts), 2):
         m, rest = _marker(parts[i + 1] if i + 1 < len(parts) else "")
-        r.take(int(parts[i]), m)
+        digits, letter = _split(parts[i])
+        r.take(digits, m, letter)
         if rest:
             r.extra.append(rest)
     r.settle()
     return ParsedAddress(
         raw=raw, text=text, compound=r.compound, number=r.number, marker=r.marker,
         unit=r.unit, room=r.room, floor=r.floor, extra="".join(r.extra),
-        prefixes=prefixes, community=community, noise=noise,
+        prefixes=prefixes, community=community, noise=noise, suffix=r.suffix,
     )
+
+
+def _split(run: str) -> tuple[int, str]:
+    """``12a`` → (12, ``a``); ``12`` → (12, ``""``)."""
+    if run[-1].isdigit():
+        return int(run), ""
+    return int(run[:-1]), run[-1]
 
 
 def _number_start(parts: list[str]) -> int | None:
@@ -136,11 +158,14 @@ def _number_start(parts: list[str]) -> int | None:
 class _Reading:
     """The parts read so far, number by number, left to right."""
 
-    __slots__ = ("compound", "extra", "floor", "loose", "marker", "number", "room", "unit")
+    __slots__ = ("compound", "dash", "extra", "floor", "loose", "marker", "number", "room",
+                 "suffix", "unit")
 
     def __init__(self, compound: str) -> None:
         self.compound = compound
         self.number: int | None = None
+        self.suffix = ""
+        self.dash = False  # the building number was followed by "-" (12-1栋, 12-3-502)
         self.marker: str | None = None
         self.unit: int | None = None
         self.room: int | None = None
@@ -148,10 +173,20 @@ class _Reading:
         self.loose: list[int] = []
         self.extra: list[str] = []
 
-    def take(self, value: int, m: str | None) -> None:
-        """One number and the marker after it (None if none)."""
+    def take(self, value: int, m: str | None, letter: str = "") -> None:
+        """One number, the letter right after it (``12a``) and the marker after both."""
         if self.number is None:
             self._first(value, m)
+            if self.number is not None:
+                self.suffix = letter
+            return
+        if letter:
+            self.extra.append(letter)
+        if (self.dash and m in ("栋", "号") and not self.suffix and self.marker is None
+                and self.unit is None and self.room is None and self.floor is None
+                and not self.loose):
+            # a number with a dash suffix: 12-1栋, 88-1号
+            self.suffix, self.marker, self.dash = f"-{value}", m, False
         elif (m == "栋" and self.marker == "号" and self.unit is None and self.room is None
               and not self.loose):
             # a compound at a road number: 锡兴路88号3栋
@@ -173,6 +208,7 @@ class _Reading:
     def _first(self, value: int, m: str | None) -> None:
         self.number = value
         self.marker = m if m in ("栋", "号") else None
+        self.dash = m == "-"
         if m not in (None, "栋", "号", "-"):
             # "叙丰家园12单元" etc.: the first number carries another marker
             self.number, self.marker = None, None
@@ -226,3 +262,30 @@ def parse(
     n = normalize(text, protected=protected, communities=communities)
     return parse_normalized(n.text, raw=text, prefixes=n.prefixes, community=n.community,
                             noise=n.noise)
+
+
+def number_key(value) -> tuple[int, str] | None:
+    """The building or door number of a buildings table cell, as the parser reads it.
+
+    Parameters
+    ----------
+    value : int, float, str
+        ``12``, ``12.0``, ``"12"``, ``"12A"``, ``"１２Ａ"``, ``"12-1"``.
+
+    Returns
+    -------
+    (int, str) or None
+        The number and its normalised suffix (``(12, "a")``, ``(12, "-1")``, ``(12, "")``);
+        None when the cell is not such a number (blank, ``0``, ``"A12"``, ``"12栋"``...).
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        if value != value or not value.is_integer():
+            return None
+        value = int(value)
+    text = normalize(str(value)).text if not isinstance(value, int) else str(value)
+    m = _NUMBER_KEY.fullmatch(text)
+    if m is None or int(m.group(1)) < 1:
+        return None
+    return int(m.group(1)), m.group(2) or ""
