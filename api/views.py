@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from geo_grid.crs import rfc7946
 from geo_grid.district import District
 from geo_grid.figures import Figures, coverage_tables, records
 from geo_grid.privacy import mask_name, mask_phone
@@ -113,8 +114,10 @@ class Views:
             "resilience": res,
             "fragile_grids": fig.fragile_grids(),
         })
-        g = district.grids
-        geo = json.loads(g[["code", "geometry"]].to_json(drop_id=True))["features"]
+        g = district.grids[["code", "geometry"]]
+        # RFC 7946 output: counter-clockwise exteriors, 6 decimals (whatever the layers had)
+        g = g.set_geometry(rfc7946(g.geometry.array), crs=g.crs)
+        geo = json.loads(g.to_json(drop_id=True))["features"]
         features: dict[str, dict] = {}
         for f in geo:
             code = f["properties"]["code"]

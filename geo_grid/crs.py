@@ -299,3 +299,39 @@ def from_cgcs2000(lon, lat, crs: str | None = "wgs84"):
     if name == "gcj02":
         return wgs84_to_gcj02(lon, lat)
     return wgs84_to_bd09(lon, lat)
+
+
+def rfc7946(geoms, decimals: int = 6):
+    """Geometries ready for GeoJSON output as RFC 7946 asks (vectorised).
+
+    Exterior rings counter-clockwise and holes clockwise (the right-hand rule of RFC 7946,
+    section 3.1.6), coordinates rounded to ``decimals`` places (6 decimals of a degree are about
+    0.1 m, RFC 7946 section 11.2). Layers from other tools often come clockwise and with
+    15 decimals.
+
+    Parameters
+    ----------
+    geoms : array_like of shapely geometries
+    decimals : int
+        Decimal places kept.
+
+    Returns
+    -------
+    numpy.ndarray of shapely geometries
+    """
+    import shapely
+
+    geoms = np.asarray(geoms, dtype=object)
+    rounded = shapely.transform(geoms, lambda xy: np.round(xy, decimals))
+    if hasattr(shapely, "orient_polygons"):  # shapely >= 2.1
+        return shapely.orient_polygons(rounded, exterior_cw=False)
+    from shapely.geometry.polygon import orient
+
+    def one(g):
+        if g is None or g.geom_type not in ("Polygon", "MultiPolygon"):
+            return g
+        if g.geom_type == "Polygon":
+            return orient(g, 1.0)
+        return shapely.MultiPolygon([orient(p, 1.0) for p in g.geoms])
+
+    return np.array([one(g) for g in rounded], dtype=object)
