@@ -22,7 +22,7 @@ def _where(gdf, i: int) -> tuple[float | None, float | None]:
 
 def store_checks(district: District) -> list[Violation]:
     """Errors: duplicate addresses (the address matcher needs each compound + number once) and
-    counts that cannot be true (negative households, fewer than one floor)."""
+    counts that cannot be true (negative households or rooms, fewer than one floor or unit)."""
     out: list[Violation] = []
     b = district.buildings
     seen: dict[tuple, int] = {}
@@ -38,7 +38,7 @@ def store_checks(district: District) -> list[Violation]:
                     "its own address (e.g. 12栋 and 13栋)", *_where(b, i)))
                 break
             seen[key] = i
-    for col, low in (("households", 0), ("floors", 1), ("units", 1), ("rooms_per_floor", 1)):
+    for col, low in (("households", 0), ("floors", 1), ("units", 1), ("rooms_per_floor", 0)):
         vals = np.asarray(b[col], dtype=np.int64)
         for i in np.flatnonzero(vals < low):
             out.append(Violation("bad_attribute", "buildings", str(b["code"].iloc[i]),

@@ -17,7 +17,7 @@ _CODE_WORDS = ("编码", "代码", "编号", "code")
 
 
 def _code(*own: str) -> ColumnKind:
-    return ColumnKind("code", exact=(*own, "编码", "代码", "编号", "code", "id"),
+    return ColumnKind("code", exact=(*own, "编码", "代码", "编号", "code"),
                       contains=("编码", "代码", "编号"))
 
 
