@@ -1,7 +1,10 @@
 """Coordinate reference systems: names accepted from callers, and vectorised transforms.
 
-Storage is lon/lat in CGCS2000 (EPSG:4490); every distance and area is computed in EPSG:4549
-(CGCS2000 / 3-degree Gauss-Kruger CM 120E, metres). WGS-84 and CGCS2000 agree within a metre
+Storage is lon/lat in CGCS2000 (EPSG:4490); distances and areas are computed in the CGCS2000
+3-degree Gauss-Kruger zone of the street's own longitude (EPSG:4534 at 75°E to EPSG:4554 at
+135°E, :func:`metric_epsg`; EPSG:4549, CM 120°E, for the reference district near Wuxi). Far
+from its central meridian a zone stretches distances: EPSG:4549 measures 3% long in Chengdu
+and 18% in Kashgar. WGS-84 and CGCS2000 agree within a metre
 here and are treated as the same lon/lat. GCJ-02 (Amap, Tencent, WeChat) and BD-09 (Baidu) are
 not in PROJ: their forward transforms are the published obfuscation formulas, vectorised over
 numpy arrays; their inverses are iterated until the forward image is within 1e-9 degree (about
@@ -18,7 +21,11 @@ from pyproj import Transformer
 from geo_grid.errors import InvalidCoordinate, UnknownCRS
 
 STORE_EPSG = 4490
+#: The metric CRS of the reference district (and the default where no longitude is known).
 METRIC_EPSG = 4549
+#: The CGCS2000 3-degree Gauss-Kruger zones (with zone number in the coordinates' false
+#: easting omitted): EPSG:4534 is CM 75°E, EPSG:4554 CM 135°E.
+GK3_FIRST, GK3_LAST = 4534, 4554
 
 #: Names accepted for the ``crs`` parameter, mapped to their canonical form.
 CRS_ALIASES = {
@@ -72,20 +79,55 @@ def normalize_crs(name: str | None) -> str:
     return CRS_ALIASES[key]
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=32)
 def transformer(src: int, dst: int) -> Transformer:
     """Return a cached ``always_xy`` pyproj transformer between two EPSG codes."""
     return Transformer.from_crs(src, dst, always_xy=True)
 
 
-def to_metric(lon, lat):
-    """Project CGCS2000 lon/lat (degrees) to EPSG:4549 metres (vectorised)."""
-    return transformer(STORE_EPSG, METRIC_EPSG).transform(np.asarray(lon), np.asarray(lat))
+def metric_epsg(lon) -> int:
+    """The CGCS2000 3-degree Gauss-Kruger zone (EPSG code, metres) for a longitude.
+
+    ``4534 + round(lon / 3) - 25``: the zone whose central meridian (a multiple of 3°) is
+    nearest, so a street is never more than 1.5° from it. Clipped to EPSG:4534..4554 (75°E to
+    135°E, the zones covering China).
+
+    Parameters
+    ----------
+    lon : float or array_like
+        Longitude in degrees; for an array, the middle of its range.
+
+    Returns
+    -------
+    int
+        e.g. 4549 for Wuxi (120.3°E), 4544 for Chengdu (104.1°E, CM 105°E), 4534 for Kashgar (76.0°E).
+    """
+    lon = np.asarray(lon, dtype=float)
+    lon = lon[np.isfinite(lon)]
+    if lon.size == 0:
+        return METRIC_EPSG
+    mid = (float(lon.min()) + float(lon.max())) / 2
+    return int(min(max(GK3_FIRST + round(mid / 3) - 25, GK3_FIRST), GK3_LAST))
 
 
-def from_metric(x, y):
-    """Unproject EPSG:4549 metres to CGCS2000 lon/lat degrees (vectorised)."""
-    return transformer(METRIC_EPSG, STORE_EPSG).transform(np.asarray(x), np.asarray(y))
+def metric_epsg_of(gdf) -> int:
+    """The Gauss-Kruger zone (see :func:`metric_epsg`) for the middle of a lon/lat layer;
+    EPSG:4549 for an empty layer."""
+    if gdf is None or len(gdf) == 0:
+        return METRIC_EPSG
+    minx, _miny, maxx, _maxy = gdf.total_bounds
+    return metric_epsg([minx, maxx])
+
+
+def to_metric(lon, lat, epsg: int = METRIC_EPSG):
+    """Project CGCS2000 lon/lat (degrees) to metres of ``epsg`` (a Gauss-Kruger zone,
+    EPSG:4549 by default; see :func:`metric_epsg`), vectorised."""
+    return transformer(STORE_EPSG, int(epsg)).transform(np.asarray(lon), np.asarray(lat))
+
+
+def from_metric(x, y, epsg: int = METRIC_EPSG):
+    """Unproject metres of ``epsg`` (EPSG:4549 by default) to CGCS2000 lon/lat (vectorised)."""
+    return transformer(int(epsg), STORE_EPSG).transform(np.asarray(x), np.asarray(y))
 
 
 def _out_of_china(lon, lat):

@@ -15,7 +15,8 @@ are DataFrames. Column contracts:
   door in 1..rooms_per_floor, unit in 1..units.
 - ``households``: id, building_code, unit, room, size, elderly_alone, disabled, chronic, infant
 - ``members``: id, name, phone, role (secretary|social_worker|volunteer), grid_code, branch_code,
-  branch_name, org_code, org_name, home_building, x, y (EPSG:4549 metres of the home), available,
+  branch_name, org_code, org_name, home_building, x, y (metres of the home in
+  ``District.metric_epsg``, EPSG:4549 here), available,
   capacity (household-load units)
 - ``assignment``: member_id, building_code, load (household-load units), distance_m
 """
@@ -46,3 +47,13 @@ class District:
     members: pd.DataFrame = field(default_factory=pd.DataFrame)
     assignment: pd.DataFrame = field(default_factory=pd.DataFrame)
     version: str = ""
+
+    @property
+    def metric_epsg(self) -> int:
+        """The metric CRS of this street: the CGCS2000 3-degree Gauss-Kruger zone of its own
+        longitude (EPSG:4549 for the reference district; see :func:`geo_grid.crs.metric_epsg`).
+        Members' ``x``/``y`` and every distance are in it."""
+        from geo_grid.crs import metric_epsg_of
+
+        layer = self.street if len(self.street) else self.buildings
+        return metric_epsg_of(layer)

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo_grid.crs import METRIC_EPSG
 from geo_grid.district import District
 
 SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
@@ -128,11 +127,12 @@ def generate_members(district: District, params: PopulationParams = PopulationPa
     rng = np.random.default_rng(params.seed + 1)
     b = district.buildings
     homes = b[b["category"].isin(["slab", "point", "dormitory"])]
-    hxy = shapely.get_coordinates(homes.geometry.to_crs(METRIC_EPSG).centroid.array)
+    epsg = district.metric_epsg  # the street's own Gauss-Kruger zone
+    hxy = shapely.get_coordinates(homes.geometry.to_crs(epsg).centroid.array)
     home_codes = np.asarray(homes["code"], dtype=object)
     home_grid = np.asarray(homes["grid_code"], dtype=object)
     grids = district.grids.sort_values("code")
-    gxy = shapely.get_coordinates(grids.geometry.to_crs(METRIC_EPSG).representative_point().array)
+    gxy = shapely.get_coordinates(grids.geometry.to_crs(epsg).representative_point().array)
 
     # organisations: one per community, the rest enterprises and commercial-area alliances
     comm_codes = list(district.communities.sort_values("code")["code"])

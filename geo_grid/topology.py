@@ -1,6 +1,6 @@
 """Topology validation of a district's layers.
 
-Checks, in EPSG:4549 metres:
+Checks, in metres of the street's Gauss-Kruger zone (``District.metric_epsg``):
 
 - every geometry is a valid, non-empty Polygon or MultiPolygon;
 - codes are unique and well formed (street 9 digits, community 12, grid 15, building 17 digits)
@@ -20,7 +20,7 @@ Every violation names its feature and where it is in lon/lat.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import geopandas as gpd
 import numpy as np
@@ -30,7 +30,7 @@ import shapely
 from geo_grid import codes as codes_mod
 from geo_grid.address.normalize import _basic
 from geo_grid.address.parse import number_key
-from geo_grid.crs import METRIC_EPSG, STORE_EPSG, transformer
+from geo_grid.crs import STORE_EPSG, transformer
 from geo_grid.district import BUILDING_CATEGORIES, GRID_KINDS, District
 
 # the position GEOS puts in an invalidity reason: "Self-intersection[x y]"
@@ -54,17 +54,33 @@ class Violation:
 
 
 def _where(geom_m) -> tuple[float | None, float | None]:
+    """A point of a metric geometry, still in metres: :func:`validate` turns every violation's
+    place into lon/lat at the end, in one transform."""
     if geom_m is None or geom_m.is_empty:
         return None, None
     try:
         p = geom_m.representative_point()
     except shapely.errors.GEOSException:  # some invalid shapes have none
         p = shapely.centroid(geom_m)
-    lon, lat = transformer(METRIC_EPSG, STORE_EPSG).transform(p.x, p.y)
-    return float(lon), float(lat)
+    return float(p.x), float(p.y)
 
 
-def _check_geometries(name: str, gdf: gpd.GeoDataFrame, geoms: np.ndarray, out: list[Violation]):
+def _to_lonlat(out: list[Violation], epsg: int) -> list[Violation]:
+    """The violations with their metric places turned into lon/lat."""
+    placed = [i for i, v in enumerate(out) if v.lon is not None]
+    if not placed:
+        return out
+    x = np.array([out[i].lon for i in placed])
+    y = np.array([out[i].lat for i in placed])
+    lon, lat = transformer(epsg, STORE_EPSG).transform(x, y)
+    out = list(out)
+    for k, i in enumerate(placed):
+        out[i] = replace(out[i], lon=float(lon[k]), lat=float(lat[k]))
+    return out
+
+
+def _check_geometries(name: str, gdf: gpd.GeoDataFrame, geoms: np.ndarray, out: list[Violation],
+                      epsg: int):
     ok = np.ones(len(gdf), dtype=bool)
     for i, (code, g) in enumerate(zip(gdf["code"], geoms, strict=True)):
         if g is None or g.is_empty:
@@ -76,21 +92,22 @@ def _check_geometries(name: str, gdf: gpd.GeoDataFrame, geoms: np.ndarray, out: 
                                  *_where(g)))
             ok[i] = False
         elif not g.is_valid:
-            reason, where = _reason_lonlat(shapely.is_valid_reason(g))
+            reason, where = _reason_lonlat(shapely.is_valid_reason(g), epsg)
             out.append(Violation("invalid_geometry", name, str(code), f"invalid geometry: {reason}",
                                  *(where or _where(g))))
             ok[i] = False
     return ok
 
 
-def _reason_lonlat(reason: str) -> tuple[str, tuple[float, float] | None]:
-    """GEOS's invalidity reason with its metric position rewritten in lon/lat, and that place."""
+def _reason_lonlat(reason: str, epsg: int) -> tuple[str, tuple[float, float] | None]:
+    """GEOS's invalidity reason with its metric position rewritten in lon/lat, and that place
+    (in metres, like every place until :func:`validate` converts them)."""
     m = _REASON_POINT.search(reason)
     if m is None:
         return reason, None
-    lon, lat = transformer(METRIC_EPSG, STORE_EPSG).transform(float(m.group(1)), float(m.group(2)))
-    lon, lat = float(lon), float(lat)
-    return f"{reason[:m.start()]} at lon/lat ({lon:.6f}, {lat:.6f}){reason[m.end():]}", (lon, lat)
+    x, y = float(m.group(1)), float(m.group(2))
+    lon, lat = transformer(epsg, STORE_EPSG).transform(x, y)
+    return f"{reason[:m.start()]} at lon/lat ({lon:.6f}, {lat:.6f}){reason[m.end():]}", (x, y)
 
 
 def _check_buildings(b: gpd.GeoDataFrame, geoms: np.ndarray, out: list[Violation]) -> None:
@@ -192,10 +209,11 @@ def validate(district: District, tolerance_m2: float = 1.0) -> list[Violation]:
     }
     metric = {}
     valid = {}
+    epsg = district.metric_epsg  # the street's own Gauss-Kruger zone
     for name, gdf in layers.items():
-        geoms = np.asarray(gdf.geometry.to_crs(METRIC_EPSG).array, dtype=object)
+        geoms = np.asarray(gdf.geometry.to_crs(epsg).array, dtype=object)
         metric[name] = geoms
-        valid[name] = _check_geometries(name, gdf, geoms, out)
+        valid[name] = _check_geometries(name, gdf, geoms, out, epsg)
         _check_codes(name, gdf, out)
 
     street = district.street
@@ -301,5 +319,6 @@ def validate(district: District, tolerance_m2: float = 1.0) -> list[Violation]:
             if a > 1e-6:
                 out.append(Violation("building_outside", "buildings", str(code),
                                      f"{a:.1f} m² of the building lies outside the street", *_where(g)))
+    out = _to_lonlat(out, epsg)
     out.sort(key=lambda v: (v.kind, v.layer, v.code))
     return out

@@ -321,7 +321,7 @@ def member_points(district: District) -> tuple[np.ndarray, np.ndarray]:
         y = pd.to_numeric(m["y"], errors="coerce").to_numpy()
         ok = np.isfinite(x) & np.isfinite(y)
         if ok.any():
-            lo, la = from_metric(x[ok], y[ok])
+            lo, la = from_metric(x[ok], y[ok], district.metric_epsg)
             lon[ok], lat[ok] = lo, la
     miss = ~np.isfinite(lon)
     if miss.any() and "home_building" in m.columns:

@@ -147,7 +147,7 @@ def district_teams(district: District, params: Params | None = None):
     grid_load = load.groupby(district.buildings["grid_code"].astype(str).to_numpy()).sum()
     g = district.grids
     c = shapely.get_coordinates(shapely.point_on_surface(np.asarray(g.geometry.array)))
-    gx, gy = to_metric(c[:, 0], c[:, 1])
+    gx, gy = to_metric(c[:, 0], c[:, 1], district.metric_epsg)
     codes = g["code"].astype(str).to_numpy()
     return match_teams(m["id"].astype(str).to_numpy(), np.column_stack([m["x"], m["y"]]),
                        m["role"].to_numpy(), codes, np.column_stack([gx, gy]),

@@ -8,17 +8,20 @@ import shapely
 
 from geo_grid.assign.demand import demand_from_counts, household_counts
 from geo_grid.assign.model import AssignmentError, Params, Problem
-from geo_grid.crs import to_metric
+from geo_grid.crs import metric_epsg, to_metric
 from geo_grid.district import District
 
 
-def building_xy(buildings) -> np.ndarray:
-    """Footprint centroids of a lon/lat (EPSG:4490) buildings layer, in EPSG:4549 metres."""
+def building_xy(buildings, epsg: int | None = None) -> np.ndarray:
+    """Footprint centroids of a lon/lat (EPSG:4490) buildings layer, in metres of ``epsg``
+    (by default the Gauss-Kruger zone of the layer's own longitude, EPSG:4549 near Wuxi)."""
     geom = np.asarray(buildings.geometry.array if hasattr(buildings, "geometry") else buildings)
     if len(geom) == 0:
         return np.zeros((0, 2))
     c = shapely.get_coordinates(shapely.centroid(geom))
-    x, y = to_metric(c[:, 0], c[:, 1])
+    if epsg is None:
+        epsg = metric_epsg(c[:, 0])
+    x, y = to_metric(c[:, 0], c[:, 1], epsg)
     return np.column_stack([x, y])
 
 
@@ -93,7 +96,7 @@ def problem_from_district(district: District, params: Params | None = None, *,
         cur_m, cur_b, cur_s = current_shares(a, pd.Index(ids), counts.index, demand)
     problem = Problem(
         building_codes=codes,
-        building_xy=building_xy(b),
+        building_xy=building_xy(b, district.metric_epsg),
         demand=demand,
         units=b["units"].fillna(1).to_numpy(np.int64) if "units" in b.columns else None,
         households=counts["households"].to_numpy(),
