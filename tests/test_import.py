@@ -78,11 +78,11 @@ def metric(geoms) -> np.ndarray:
 
 
 def max_vertex_shift_m(a, b) -> float:
-    """Largest distance in metres between corresponding vertices of two geometry lists."""
-    ca = shapely.get_coordinates(metric(a))
-    cb = shapely.get_coordinates(metric(b))
-    assert ca.shape == cb.shape
-    return float(np.hypot(*(ca - cb).T).max())
+    """Largest Hausdorff distance in metres between corresponding geometries of two lists
+    (independent of where a ring starts or which way it turns)."""
+    ma, mb = metric(a), metric(b)
+    assert len(ma) == len(mb)
+    return float(shapely.hausdorff_distance(ma, mb).max())
 
 
 def inside(gdf, i):
@@ -286,3 +286,63 @@ def test_imported_store_serves_and_says_it_is_not_synthetic(small, plain, tmp_pa
     assert health["synthetic"] is False and health["grids"] == len(small["grids"])
     assert health["members"] == 0
     assert hit["grid"]["code"] == small["grids"]["code"].iloc[3]
+
+
+def test_kmz_and_a_geojson_crs_member_are_read(small, plain, tmp_path):
+    cm = small["communities"][["code", "name", "geometry"]]
+    kml = tmp_path / "doc.kml"
+    pyogrio.write_dataframe(cm, kml, driver="KML")
+    kmz = tmp_path / "communities.kmz"
+    with zipfile.ZipFile(kmz, "w") as zf:
+        zf.write(kml, "doc.kml")
+    old_style = tmp_path / "grids_3857.geojson"  # a pre-RFC 7946 file naming its CRS
+    pyogrio.write_dataframe(small["grids"].to_crs(3857), old_style, driver="GeoJSON",
+                            layer_options={"RFC7946": "NO"})
+    assert "crs" in json.loads(old_style.read_text(encoding="utf-8"))
+    result = read_layers({**plain, "communities": kmz, "grids": old_style})
+    assert result.ok, result.errors[:3]
+    assert result.report["layers"]["grids"]["crs"] == "EPSG:3857 (file)"
+    assert list(result.district.communities["name"]) == list(cm["name"])
+    assert max_vertex_shift_m(result.district.grids.geometry, small["grids"].geometry) < 0.01
+
+
+def test_crs_option_overrides_the_file(small, plain, tmp_path):
+    """A layer in metres saved without its CRS (a .shp without .prj) is read with --crs."""
+    folder = tmp_path / "noprj"
+    folder.mkdir()
+    shp = folder / "grids.shp"
+    pyogrio.write_dataframe(small["grids"][["code", "geometry"]].to_crs(METRIC_EPSG), shp)
+    shp.with_suffix(".prj").unlink()
+    with pytest.raises(Exception, match="names no CRS"):
+        read_layers({**plain, "grids": shp})
+    result = read_layers({**plain, "grids": shp}, crs=["grids=EPSG:4549"])
+    assert result.ok, result.errors[:3]
+    assert max_vertex_shift_m(result.district.grids.geometry, small["grids"].geometry) < 0.01
+
+
+def test_killing_an_import_at_any_moment_loses_nothing(plain, tmp_path):
+    import os
+    import signal
+    import time
+
+    db = tmp_path / "k.gpkg"
+    run("import", "--db", db, *layer_args(plain))
+    before = db.read_bytes()
+    rng = np.random.default_rng(7)
+    for delay in np.sort(rng.uniform(0.0, 2.5, 6)):
+        proc = subprocess.Popen(CLI + ["import", "--db", str(db), *layer_args(plain), "--force"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(float(delay))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+        rc = proc.wait(60)
+        now = db.read_bytes()
+        if now != before:  # the store was replaced (perhaps killed just after): it is whole
+            assert rc in (0, -signal.SIGKILL)
+            con = sqlite3.connect(db)
+            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            assert con.execute("SELECT count(*) FROM grids").fetchone()[0] > 0
+            con.close()
+            before = now
+    run("import", "--db", db, *layer_args(plain), "--force")
+    assert not list(tmp_path.glob(".k.gpkg.building-*"))  # what killed builds left is cleared

@@ -29,6 +29,15 @@ def _zip_member(src: LayerSource) -> str:
     return shps[0]
 
 
+def _kml_member(src: LayerSource) -> str:
+    """The KML document inside a KMZ (``doc.kml`` by convention, else the first ``.kml``)."""
+    with zipfile.ZipFile(src.path) as zf:
+        kmls = [n for n in zf.namelist() if n.lower().endswith(".kml")]
+    if not kmls:
+        raise InvalidInput(f"{src.path.name}: the KMZ holds no .kml", file=str(src.path))
+    return "doc.kml" if "doc.kml" in kmls else kmls[0]
+
+
 def _geojson_has_crs(src: LayerSource) -> bool:
     """True if a GeoJSON file has a (pre-RFC 7946) ``crs`` member; only its head is parsed."""
     with src.path.open("rb") as fh:
@@ -76,8 +85,9 @@ def read_vector(src: LayerSource, encoding: str | None = None) -> RawLayer:
         if not len(layers):
             raise InvalidInput(f"{src.path.name}: the GeoPackage holds no layer", file=str(src.path))
         layer = str(layers[0][0])
-    elif fmt == "kml" and src.suffix == ".kmz" and "LIBKML" not in pyogrio.list_drivers():
-        target = f"/vsizip/{src.path}/doc.kml"
+    elif src.suffix == ".kmz":
+        # the KML inside, read as a file: GDAL's KMZ reader drops the ExtendedData fields
+        target = f"/vsizip/{src.path}/{_kml_member(src)}"
     kwargs = {"encoding": enc} if enc else {}
     try:
         gdf = pyogrio.read_dataframe(target, layer=layer, **kwargs)
