@@ -346,3 +346,33 @@ def test_killing_an_import_at_any_moment_loses_nothing(plain, tmp_path):
             before = now
     run("import", "--db", db, *layer_args(plain), "--force")
     assert not list(tmp_path.glob(".k.gpkg.building-*"))  # what killed builds left is cleared
+
+
+def test_building_codes_are_made_per_community_in_reading_order(small, plain):
+    result = read_layers(plain, fields=[])  # baseline: every code given, none made
+    assert result.report["generated_codes"]["buildings"] == 0
+    b = small["buildings"].drop(columns=["code", "grid_code", "community_code"])
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        path = geojson(b, Path(d) / "b.geojson")
+        got = read_layers({**plain, "buildings": path}).district.buildings
+    assert got["code"].is_unique and list(got["grid_code"]) == list(small["buildings"]["grid_code"])
+    for ccode, part in got.groupby("community_code"):
+        assert all(c.startswith(ccode) and len(c) == 17 for c in part["code"])
+        # numbered from 00001 without holes; the first one is in the community's northern row
+        seq = sorted(int(c[-5:]) for c in part["code"])
+        assert seq == list(range(1, len(part) + 1))
+        first = part.set_index("code").geometry[f"{ccode}00001"].centroid.y
+        assert first >= np.median(part.geometry.centroid.y)
+
+
+def test_two_buildings_with_one_address_stop_the_import(small, plain, tmp_path):
+    b = small["buildings"].copy()
+    b.loc[5, "address"] = b.loc[4, "address"]
+    b.loc[5, ["compound", "number"]] = b.loc[4, ["compound", "number"]].to_numpy()
+    result = read_layers({**plain, "buildings": geojson(b, tmp_path / "b.geojson")})
+    dup = [v for v in result.errors if v.kind == "duplicate_address"]
+    assert dup and {v.code for v in dup} == {b["code"].iloc[5]}
+    assert b["code"].iloc[4] in dup[0].message and dup[0].lon is not None
+    assert not result.ok

@@ -1,4 +1,4 @@
-"""Checks beyond topology: what the store, the address matcher and the service cannot hold."""
+"""Checks beyond topology: attributes only an import fills, and the household range."""
 
 from __future__ import annotations
 
@@ -21,28 +21,15 @@ def _where(gdf, i: int) -> tuple[float | None, float | None]:
 
 
 def store_checks(district: District) -> list[Violation]:
-    """Errors: duplicate addresses (the address matcher needs each compound + number once) and
-    counts that cannot be true (negative households or rooms, fewer than one floor or unit)."""
+    """Errors the topology checks leave to the importer: a negative ``rooms_per_floor``
+    (zero is fine: offices and factories have no flats). Duplicate addresses, categories,
+    floors, units and households are checked by :func:`geo_grid.topology.validate`."""
     out: list[Violation] = []
     b = district.buildings
-    seen: dict[tuple, int] = {}
-    for i, (code, comp, num, addr) in enumerate(zip(b["code"], b["compound"], b["number"],
-                                                    b["address"], strict=True)):
-        for key in (("address", addr), ("number", comp, int(num))):
-            if key in seen:
-                other = b["code"].iloc[seen[key]]
-                what = addr if key[0] == "address" else f"{comp}{num}"
-                out.append(Violation(
-                    "duplicate_address", "buildings", f"{other},{code}",
-                    f"buildings {other} and {code} share the address {what}; give each building "
-                    "its own address (e.g. 12栋 and 13栋)", *_where(b, i)))
-                break
-            seen[key] = i
-    for col, low in (("households", 0), ("floors", 1), ("units", 1), ("rooms_per_floor", 0)):
-        vals = np.asarray(b[col], dtype=np.int64)
-        for i in np.flatnonzero(vals < low):
-            out.append(Violation("bad_attribute", "buildings", str(b["code"].iloc[i]),
-                                 f"{col} is {vals[i]}, must be at least {low}", *_where(b, i)))
+    vals = np.asarray(b["rooms_per_floor"], dtype=np.int64)
+    for i in np.flatnonzero(vals < 0):
+        out.append(Violation("bad_attribute", "buildings", str(b["code"].iloc[i]),
+                             f"rooms_per_floor is {vals[i]}, must be at least 0", *_where(b, i)))
     return out
 
 
