@@ -58,6 +58,8 @@ def write_store(path: Path, district: District, *, meta: dict[str, str],
                 progress: Progress | None = None) -> None:
     """Write a complete store to ``path`` (which must not exist yet)."""
     engine = configure_engine(create_engine(f"sqlite:///{path}"), wal=False)
+    # the tables' descriptions in gpkg_contents say whether the data are synthetic
+    label = "imported" if meta.get("synthetic") == "false" else "synthetic"
     try:
         with engine.begin() as conn:
             init_gpkg(conn)
@@ -76,7 +78,7 @@ def write_store(path: Path, district: District, *, meta: dict[str, str],
                     r["geom"] = g
                 conn.execute(insert(table), rows)
                 register_table(conn, name, geometry_column="geom", geometry_type=gtype,
-                               bounds=tuple(gdf.total_bounds), description=f"{name} (synthetic)")
+                               bounds=tuple(gdf.total_bounds), description=f"{name} ({label})")
                 add_rtree_index(conn, name)
                 if progress:
                     progress(f"wrote {name}", 1)
@@ -95,7 +97,7 @@ def write_store(path: Path, district: District, *, meta: dict[str, str],
                     a, [c.name for c in schema.assignments.columns if c.name != "fid"]))
             conn.execute(insert(schema.meta), [{"key": k, "value": v} for k, v in meta.items()])
             for name in schema.ATTRIBUTE_TABLES:
-                register_table(conn, name, description=f"{name} (synthetic)")
+                register_table(conn, name, description=f"{name} ({label})")
             if progress:
                 progress("wrote tables", 1)
     finally:
