@@ -288,6 +288,9 @@ def test_imported_store_serves_and_says_it_is_not_synthetic(small, plain, tmp_pa
     assert health["synthetic"] is False and health["grids"] == len(small["grids"])
     assert health["members"] == 0
     assert hit["grid"]["code"] == small["grids"]["code"].iloc[3]
+    from api.routes.health import _synthetic
+
+    assert _synthetic(str(store_path.resolve())) is True  # the reference store is synthetic
 
 
 def test_kmz_and_a_geojson_crs_member_are_read(small, plain, tmp_path):
