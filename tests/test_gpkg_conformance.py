@@ -126,3 +126,23 @@ def test_attribute_tables_are_listed(store_path):
     kinds = dict(con.execute("SELECT table_name, data_type FROM gpkg_contents"))
     con.close()
     assert kinds["assignment_versions"] == "attributes"
+
+
+def test_versions_table_is_listed_in_an_older_store_once_created(store_path, tmp_path):
+    from geo_grid.store.history import assignment_at, current_version, replace_assignment
+
+    path = tmp_path / "old.gpkg"
+    shutil.copy(store_path, path)
+    con = sqlite3.connect(path)  # a store from before the versions table existed
+    con.execute("DROP TABLE assignment_versions")
+    con.execute("DELETE FROM gpkg_contents WHERE table_name = 'assignment_versions'")
+    con.commit()
+    con.close()
+    assert "assignment_versions" not in dict(pyogrio.list_layers(path))
+    store = Store(path)
+    try:
+        rows = assignment_at(store, current_version(store))
+        replace_assignment(store, rows)
+    finally:
+        store.close()
+    assert dict(pyogrio.list_layers(path))["assignment_versions"] is None
