@@ -61,6 +61,9 @@ def test_suffixed_numbers_are_kept_from_layers_to_lookup(folder, tmp_path):
     b = district.buildings.set_index("code")
     assert str(b.loc[picked["a"][0], "number"]).upper() == "12A"
     assert str(b.loc[picked["b"][0], "number"]) == "12-1"
+    # and GDAL (QGIS, exports) reads the number as written, not as 12
+    gdal = pyogrio.read_dataframe(path, layer="buildings").set_index("code")["number"]
+    assert gdal[picked["a"][0]] == "12A" and gdal[picked["b"][0]] == "12-1"
     matcher = Gazetteer.build(district).matcher  # what `lookup` and `serve` build
     code_a, comp_a = picked["a"]
     for text in (f"{comp_a}小区12A栋", f"{comp_a}１２ａ栋3单元502", f"{comp_a}12A栋"):

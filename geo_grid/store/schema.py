@@ -61,7 +61,8 @@ buildings = Table(
     Column("community_code", Text, nullable=False),
     Column("address", Text, nullable=False, unique=True),
     Column("compound", Text, nullable=False),
-    Column("number", Integer, nullable=False),
+    # text: a door number may be 12A or 12-1 (an INTEGER column would show GDAL and QGIS 12)
+    Column("number", Text, nullable=False),
     Column("category", Text, nullable=False),
     Column("floors", SmallInteger, nullable=False),
     Column("units", SmallInteger, nullable=False),
