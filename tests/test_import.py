@@ -19,7 +19,7 @@ import pyogrio
 import pytest
 import shapely
 
-from geo_grid.crs import METRIC_EPSG, wgs84_to_gcj02
+from geo_grid.crs import METRIC_EPSG, wgs84_to_bd09, wgs84_to_gcj02
 from geo_grid.importing import read_layers
 from geo_grid.importing.encoding import guess_dbf_encoding
 from geo_grid.importing.read import read_raw
@@ -147,11 +147,13 @@ def test_zipped_shapefile_with_prj_in_cgcs2000_gauss_kruger(small, tmp_path):
     assert list(raw.frame["网格名称"]) == list(small["grids"]["name"])
 
 
-def test_gcj02_geojson_lands_within_a_metre_of_the_original(small, plain, tmp_path):
+@pytest.mark.parametrize("crs", ["gcj02", "bd09"])
+def test_gcj02_geojson_lands_within_a_metre_of_the_original(small, plain, tmp_path, crs):
     g = small["grids"][["name", "community_code", "geometry"]]
+    forward = wgs84_to_gcj02 if crs == "gcj02" else wgs84_to_bd09
 
     def to_gcj(xy):
-        lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
+        lon, lat = forward(xy[:, 0], xy[:, 1])
         return np.column_stack([lon, lat])
 
     shifted = g.set_geometry(shapely.transform(np.asarray(g.geometry.array), to_gcj), crs=4326)
@@ -160,9 +162,9 @@ def test_gcj02_geojson_lands_within_a_metre_of_the_original(small, plain, tmp_pa
     files = {**plain, "grids": path}
     # without --crs the Amap grids are ~500 m off: they overlap and leave gaps
     assert not read_layers(files).ok
-    result = read_layers(files, crs=["grids=gcj02"])
+    result = read_layers(files, crs=[f"grids={crs}"])
     assert result.ok, result.errors[:3]
-    assert result.report["layers"]["grids"]["crs"] == "gcj02 (--crs)"
+    assert result.report["layers"]["grids"]["crs"] == f"{crs} (--crs)"
     assert max_vertex_shift_m(result.district.grids.geometry, g.geometry) < 1.0
     # the codes were missing: made by the rule (rows of 400 m from the north, west to east),
     # which is the rule the reference grids were numbered by
