@@ -17,7 +17,7 @@ import pandas as pd
 import shapely
 
 from geo_grid.address.parse import parse
-from geo_grid.crs import METRIC_EPSG
+from geo_grid.crs import metric_epsg_of
 from geo_grid.district import GRID_KINDS, District
 from geo_grid.importing.numbering import (
     largest_overlap,
@@ -99,8 +99,8 @@ def _col(gdf: gpd.GeoDataFrame, fields: dict[str, str], name: str) -> pd.Series 
     return gdf[fields[name]] if name in fields else None
 
 
-def _metric(gdf: gpd.GeoDataFrame) -> np.ndarray:
-    return np.asarray(gdf.geometry.to_crs(METRIC_EPSG).array, dtype=object)
+def _metric(gdf: gpd.GeoDataFrame, epsg: int) -> np.ndarray:
+    return np.asarray(gdf.geometry.to_crs(epsg).array, dtype=object)
 
 
 def _top(geom_m) -> float:
@@ -150,7 +150,9 @@ def assemble(layers: dict[str, gpd.GeoDataFrame], fields: dict[str, dict[str, st
     st, cm, gr, bd = (layers[k] for k in ("street", "communities", "grids", "buildings"))
     f_st, f_cm, f_gr, f_bd = (fields.get(k, {}) for k in ("street", "communities", "grids",
                                                           "buildings"))
-    st_m, cm_m, gr_m, bd_m = _metric(st), _metric(cm), _metric(gr), _metric(bd)
+    # metres in the street's own Gauss-Kruger zone (rows of 400 m, areas of overlap)
+    epsg = metric_epsg_of(st if len(st) else cm)
+    st_m, cm_m, gr_m, bd_m = (_metric(g, epsg) for g in (st, cm, gr, bd))
 
     # --- communities and the street's code
     c_codes = text_values(_col(cm, f_cm, "code"), len(cm))
