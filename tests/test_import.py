@@ -230,7 +230,8 @@ def test_csv_with_wkt_and_xlsx_with_a_title_row(small, plain, tmp_path):
     assert list(result.district.grids["community_code"]) == list(g["community_code"])
     assert list(result.district.buildings["grid_code"]) == list(b["grid_code"])
     got = result.district.buildings
-    assert list(got["compound"]) == list(b["compound"]) and list(got["number"]) == list(b["number"])
+    assert list(got["compound"]) == list(b["compound"])
+    assert list(got["number"]) == [str(v) for v in b["number"]]
     assert rep["defaults"]["buildings.category"]["features"] == len(b)
 
 
@@ -384,3 +385,20 @@ def test_two_buildings_with_one_address_stop_the_import(small, plain, tmp_path):
     assert dup and {v.code for v in dup} == {b["code"].iloc[5]}
     assert b["code"].iloc[4] in dup[0].message and dup[0].lon is not None
     assert not result.ok
+
+
+def test_door_numbers_with_a_letter_or_dash_are_kept_as_written(small, plain, tmp_path):
+    b = small["buildings"].drop(columns=["compound", "number"]).copy()
+    comp = small["buildings"]["compound"].iloc[0]
+    b.loc[0, "address"] = f"{comp}901A栋"
+    b.loc[1, "address"] = f"{comp}901-1栋"
+    b.loc[2, "address"] = f"{comp}901栋"
+    path = geojson(b, tmp_path / "b.geojson")
+    db = tmp_path / "doors.gpkg"
+    run("import", "--db", db, *layer_args({**plain, "buildings": path}))
+    con = sqlite3.connect(db)
+    got = dict(con.execute("SELECT code, number FROM buildings").fetchall())
+    con.close()
+    assert [got[c] for c in b["code"].iloc[:3]] == ["901A", "901-1", "901"]
+    hit = json.loads(run("lookup", "--address", f"{comp}901A栋2单元301", "--db", db).stdout)
+    assert hit["grid"]["code"] == b["grid_code"].iloc[0]

@@ -115,6 +115,12 @@ def _by_name(values: list[str | None], codes: list[str], *names: list[str]) -> l
     return [lookup.get(v) if v is not None else None for v in values]
 
 
+def _as_written(key: str, address: str) -> str:
+    """The parser's number key (``12a``) as the address writes it (``12A``) when it does."""
+    m = re.search(re.escape(key), address, flags=re.IGNORECASE)
+    return m.group(0) if m else key
+
+
 def _kind(values: list[str | None], words: dict[str, str], allowed, default: str) -> list[str]:
     out = []
     for v in values:
@@ -249,21 +255,21 @@ def assemble(layers: dict[str, gpd.GeoDataFrame], fields: dict[str, dict[str, st
 
     address = text_values(_col(bd, f_bd, "address"), n)
     compound = text_values(_col(bd, f_bd, "compound"), n)
-    number = number_values(_col(bd, f_bd, "number"), n)
+    # the building or door number as written (12, 12A, 12-1): the store keeps it as text
+    number = text_values(_col(bd, f_bd, "number"), n)
     notes.used("buildings.address", sum(a is None and c is None for a, c in
                                         zip(address, compound, strict=True)))
     for i in range(n):
         seq = int(b_codes[i][-5:]) if b_codes[i][-5:].isdigit() else i + 1
         if address[i] is None:
             comp = compound[i] or short_of.get(b_comm[i], "")
-            num = int(number[i]) if np.isfinite(number[i]) else seq
-            address[i] = f"{comp}{num}栋"
-        if compound[i] is None or not np.isfinite(number[i]):
+            address[i] = f"{comp}{number[i] or seq}栋"
+        if compound[i] is None or number[i] is None:
             p = parse(address[i])
             compound[i] = compound[i] or p.compound or address[i]
-            if not np.isfinite(number[i]):
-                number[i] = p.number if p.number is not None else seq
-                if p.number is None:
+            if number[i] is None:
+                number[i] = _as_written(p.key, address[i]) if p.key is not None else str(seq)
+                if p.key is None:
                     notes.used("buildings.compound/number", 1)
 
     floors = number_values(_col(bd, f_bd, "floors"), n)
@@ -287,7 +293,7 @@ def assemble(layers: dict[str, gpd.GeoDataFrame], fields: dict[str, dict[str, st
     notes.used("buildings.category", sum(v is None for v in cat_given))
     buildings = gpd.GeoDataFrame(
         {"code": b_codes, "grid_code": b_grid, "community_code": b_comm, "address": address,
-         "compound": compound, "number": number.astype(np.int64),
+         "compound": compound, "number": number,
          "category": _kind(cat_given, CATEGORY_WORDS, CATEGORIES, "slab"),
          "floors": floors.astype(np.int64), "units": units.astype(np.int64),
          "rooms_per_floor": rpf.astype(np.int64), "households": households.astype(np.int64)},
