@@ -57,7 +57,10 @@ def _multi(geoms):
 def write_store(path: Path, district: District, *, meta: dict[str, str],
                 progress: Progress | None = None) -> None:
     """Write a complete store to ``path`` (which must not exist yet)."""
-    engine = configure_engine(create_engine(f"sqlite:///{path}"), wal=False)
+    # the file is temporary (moved into place whole, or deleted): its rollback journal is kept
+    # in memory, so a killed build leaves only the file itself behind
+    engine = configure_engine(create_engine(f"sqlite:///{path}"), wal=False,
+                              journal_mode="MEMORY")
     # the tables' descriptions in gpkg_contents say whether the data are synthetic
     label = "imported" if meta.get("synthetic") == "false" else "synthetic"
     try:

@@ -106,8 +106,13 @@ def register_functions(dbapi_conn) -> None:
         dbapi_conn.create_function(name, 1, _st(lambda b, k=k: _env(b, k)), deterministic=True)
 
 
-def configure_engine(engine: Engine, wal: bool = True) -> Engine:
-    """Install the connect hook: functions, busy timeout, WAL (optional)."""
+def configure_engine(engine: Engine, wal: bool = True, journal_mode: str | None = None) -> Engine:
+    """Install the connect hook: functions, busy timeout, WAL (optional).
+
+    ``journal_mode`` (when not WAL) sets another SQLite journal, e.g. ``MEMORY`` for a
+    temporary file that is thrown away whole if its build fails, so that no ``-journal`` file
+    is left beside it when the process is killed.
+    """
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
@@ -116,6 +121,8 @@ def configure_engine(engine: Engine, wal: bool = True) -> Engine:
         cur.execute("PRAGMA busy_timeout = 10000")
         if wal:
             cur.execute("PRAGMA journal_mode = WAL")
+        elif journal_mode:
+            cur.execute(f"PRAGMA journal_mode = {journal_mode}")
         cur.close()
 
     return engine
