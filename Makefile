@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	# GDAL's GeoPackage validator for the conformance test (its GDAL-bindings dependency is not needed)
+	$(BIN)/pip install -q --no-deps 'gdal-utils>=3.8'
 	touch $(STAMP)
 
 install: $(STAMP)
