@@ -71,14 +71,19 @@ class DistrictFigures(CountFigures):
     fragile_grids: int
 
 
-class Totals(BaseModel):
-    """Street-wide totals (older names)."""
+class UncoveredTotals(BaseModel):
+    """Uncovered buildings, households and load, overloaded members and the longest walk."""
 
     uncovered_buildings: int
     uncovered_households: int
     uncovered_load: float
     overloaded_members: int
     max_walk_m: float
+
+
+class Totals(UncoveredTotals):
+    """Street-wide totals (older names)."""
+
     fragile_grids: int
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from api.models.coverage import CommunityFigures, DistrictFigures, GridFigures
+from api.models.coverage import CommunityFigures, DistrictFigures, GridFigures, UncoveredTotals
 
 
 class Spec(BaseModel):
@@ -23,15 +23,7 @@ class Spec(BaseModel):
     walk_limit_m: float | None
 
 
-class Totals(BaseModel):
-    uncovered_buildings: int
-    uncovered_households: int
-    uncovered_load: float
-    overloaded_members: int
-    max_walk_m: float
-
-
-class Summary(Totals):
+class Summary(UncoveredTotals):
     """Figures after the rebalance, and ``before`` (the current assignment under the
     scenario)."""
 
@@ -39,7 +31,7 @@ class Summary(Totals):
     moved_load: float
     solve_seconds: float
     n_arcs: int
-    before: Totals
+    before: UncoveredTotals
 
 
 class ShortageCandidate(BaseModel):

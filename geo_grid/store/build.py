@@ -172,22 +172,7 @@ def build_store(path: Path | str, boundaries: Path | str | None = None,
         "population_params": json.dumps(params.__dict__),
         "synthetic": "street outline, grids, buildings, households and members are synthetic",
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.building-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
-    try:
-        write_store(tmp, district, meta=meta, progress=progress)
-        for suffix in ("-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        os.replace(tmp, path)
-    except Exception as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, StoreError):
-            raise
-        # a database error carries the statement and its parameters (megabytes of geometry
-        # bytes); its first line says what went wrong
-        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise StoreError(f"building the store {path} failed: {detail}") from exc
+    _write_atomically(path, district, meta, progress)
     return {
         "path": str(path),
         "communities": len(layers.communities),
@@ -236,6 +221,16 @@ def build_store_from(path: Path | str, district: District, meta: dict[str, str],
     path = Path(path)
     if path.exists() and not force:
         raise StoreError(f"store {path} exists; give --force to replace it", path=str(path))
+    _write_atomically(path, district, meta, progress)
+    return path
+
+
+def _write_atomically(path: Path, district: District, meta: dict[str, str],
+                      progress: Progress | None) -> None:
+    """Write the store to a temporary file beside ``path``, then move it into place.
+
+    A failure, or a process killed at any moment, leaves an existing store exactly as it was.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.building-{os.getpid()}")
     tmp.unlink(missing_ok=True)
@@ -248,5 +243,7 @@ def build_store_from(path: Path | str, district: District, meta: dict[str, str],
         tmp.unlink(missing_ok=True)
         if isinstance(exc, StoreError):
             raise
-        raise StoreError(f"building the store {path} failed: {exc}") from exc
-    return path
+        # a database error carries the statement and its parameters (megabytes of geometry
+        # bytes); its first line says what went wrong
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise StoreError(f"building the store {path} failed: {detail}") from exc
