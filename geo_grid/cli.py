@@ -132,6 +132,67 @@ def import_(db: Path = typer.Option(..., "--db", help="GeoPackage store to creat
                             if v["encoding"]}
     typer.echo(json.dumps(summary, ensure_ascii=False))
 
+def _people_result(rep, report: Path | None) -> None:
+    """Write a people import's report, print its summary; exit 1 when bad rows stopped it."""
+    out = rep.to_dict()
+    if report is not None:
+        report.write_text(json.dumps(out, ensure_ascii=False, indent=1), "utf-8")
+    for r in rep.bad[:5]:
+        console.print(f"[yellow]row {r['row']}[/yellow] {escape('; '.join(r['problems']))}",
+                      highlight=False)
+    if len(rep.bad) > 5:
+        console.print(f"… {len(rep.bad) - 5} more bad rows (see --report)")
+    typer.echo(json.dumps({k: v for k, v in out.items() if k != "rows"}, ensure_ascii=False))
+    if rep.bad and not rep.written:
+        console.print("nothing written: fix the rows above or give --skip-bad-rows")
+        raise typer.Exit(1)
+
+
+FieldOption = typer.Option([], "--field", metavar="FIELD=COLUMN",
+                           help="the column holding a field, e.g. grid=网格号")
+
+
+@app.command("import-members")
+def import_members(file: Path = typer.Argument(..., help="member roster (.xlsx or .csv)"),
+                   db: Path = DbOption,
+                   sheet: str = typer.Option(None, help="xlsx sheet (default: the first)"),
+                   field: list[str] = FieldOption,
+                   skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows",
+                                                      help="import the good rows anyway"),
+                   report: Path = typer.Option(None, help="write the per-row report (JSON) here")
+                   ) -> None:
+    """Add or update grid-team members from a roster (upsert by ID number, else phone)."""
+    from geo_grid.importing.people import import_members as run
+    from geo_grid.importing.people import parse_fields
+
+    try:
+        rep = run(db, file, sheet=sheet, fields=parse_fields(field), skip_bad_rows=skip_bad_rows)
+    except GeoGridError as exc:
+        fail(exc)
+    _people_result(rep, report)
+
+
+@app.command("import-households")
+def import_households(file: Path = typer.Argument(..., help="households file (.xlsx or .csv)"),
+                      db: Path = DbOption,
+                      sheet: str = typer.Option(None, help="xlsx sheet (default: the first)"),
+                      field: list[str] = FieldOption,
+                      skip_bad_rows: bool = typer.Option(False, "--skip-bad-rows",
+                                                         help="import the good rows anyway"),
+                      report: Path = typer.Option(None, help="write the per-row report (JSON) here")
+                      ) -> None:
+    """Replace the households of the buildings a file names (per-building counts or one row a
+    household), and the buildings' household counts with them."""
+    from geo_grid.importing.households import import_households as run
+    from geo_grid.importing.people import parse_fields
+
+    try:
+        rep = run(db, file, sheet=sheet, fields=parse_fields(field), skip_bad_rows=skip_bad_rows)
+    except GeoGridError as exc:
+        fail(exc)
+    _people_result(rep, report)
+
+
 def _gazetteer(db: Path):
     from geo_grid.lookup import Gazetteer
     from geo_grid.store import load_district
