@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sqlite3
 
 import numpy as np
@@ -67,17 +68,25 @@ def members_of(db):
 
 
 @pytest.fixture(scope="module")
-def ref(own_store):
+def ref(store_path):
     """The district before any import, and a few of its places."""
-    d = load_district(own_store)
+    d = load_district(store_path)
     b = d.buildings
     res = b[b["category"].isin(["slab", "point"])]
     return {"district": d, "homes": res.iloc[[5, 40, 300]], "grids": d.grids.iloc[[3, 17, 60]]}
 
 
-def test_members_xlsx_with_title_row_imports_and_places(own_store, ref, tmp_path):
+@pytest.fixture
+def own_store(store_path, tmp_path):
+    """A copy of the reference store for one test (each test stands alone under xdist)."""
+    path = tmp_path / "s.gpkg"
+    shutil.copy(store_path, path)
+    return path
+
+
+def first_roster(tmp_path, ref):
+    """An xlsx roster with a merged title row: four members, one address not placeable."""
     homes, grids = ref["homes"], ref["grids"]
-    before = members_of(own_store)
     rows = [
         ["测试甲", "13800000001", make_id("32021419800101001"), "网格长", grids.iloc[0]["code"],
          homes.iloc[0]["address"]],
@@ -88,6 +97,13 @@ def test_members_xlsx_with_title_row_imports_and_places(own_store, ref, tmp_path
     ]
     f = write_xlsx(tmp_path / "m.xlsx", ["姓名", "手机号码", "身份证号", "职务", "所属网格", "居住地址"],
                    rows)
+    return f, rows
+
+
+def test_members_xlsx_with_title_row_imports_and_places(own_store, ref, tmp_path):
+    homes, grids = ref["homes"], ref["grids"]
+    before = members_of(own_store)
+    f, rows = first_roster(tmp_path, ref)
     rep_path = tmp_path / "r.json"
     res = cli("import-members", f, "--db", own_store, "--report", rep_path)
     assert res.exit_code == 0, res.output
@@ -115,7 +131,8 @@ def test_members_xlsx_with_title_row_imports_and_places(own_store, ref, tmp_path
     assert rows[0][2] not in stored and len(stored) > 64
 
 
-def test_gbk_csv_upserts_by_id_then_phone(own_store, tmp_path):
+def test_gbk_csv_upserts_by_id_then_phone(own_store, ref, tmp_path):
+    assert cli("import-members", first_roster(tmp_path, ref)[0], "--db", own_store).exit_code == 0
     before = members_of(own_store)
     ids = {r: before.index[before["phone"] == f"1380000000{r}"][0] for r in (1, 2)}
     rows = [  # same ID number as 测试甲, a new phone; same phone as 测试乙, new role
@@ -124,7 +141,7 @@ def test_gbk_csv_upserts_by_id_then_phone(own_store, tmp_path):
         ["测试戊", "13800000005", "", "志愿者"],
     ]
     grid = before.loc[ids[1], "grid_code"]
-    f = write_gbk_csv(tmp_path / "m.csv", ["姓名", "联系电话", "身份证号", "角色", "所属网格"],
+    f = write_gbk_csv(tmp_path / "m2.csv", ["姓名", "联系电话", "身份证号", "角色", "所属网格"],
                       [r + [grid] for r in rows])
     res = cli("import-members", f, "--db", own_store)
     assert res.exit_code == 0, res.output
@@ -144,6 +161,7 @@ def test_bad_id_refuses_the_file_and_skip_bad_rows_imports_the_rest(own_store, r
             ["怪角色", "13700000004", "", "门卫", grid["code"], ""]]
     f = write_xlsx(tmp_path / "bad.xlsx", ["姓名", "手机号", "身份证号", "职务", "所属网格", "居住地址"],
                    rows)
+    load_district(own_store)  # opened once, as any store in use has been
     before = digest(own_store)
     rep_path = tmp_path / "r.json"
     res = cli("import-members", f, "--db", own_store, "--report", rep_path)
@@ -214,12 +232,14 @@ def test_households_roster_aggregated_by_address(own_store, ref, tmp_path):
 
 def test_households_unknown_building_writes_nothing(own_store, tmp_path):
     f = write_gbk_csv(tmp_path / "bad.csv", ["楼栋编码", "户数"], [["NOPE", 3]])
+    load_district(own_store)
     before = digest(own_store)
     res = cli("import-households", f, "--db", own_store)
     assert res.exit_code == 1 and digest(own_store) == before
 
 
-def test_assign_after_imports_and_figures_show_new_members(own_store, ref):
+def test_assign_after_imports_and_figures_show_new_members(own_store, ref, tmp_path):
+    assert cli("import-members", first_roster(tmp_path, ref)[0], "--db", own_store).exit_code == 0
     d0 = load_district(own_store)
     res = cli("assign", "--db", own_store)
     assert res.exit_code == 0, res.output
@@ -231,3 +251,64 @@ def test_assign_after_imports_and_figures_show_new_members(own_store, ref):
     assert n_members > int((ref["district"].members["grid_code"] == grid).sum())
     new_ids = set(d0.members["id"]) - set(ref["district"].members["id"])
     assert new_ids & set(d.assignment["member_id"])  # the imported people do cover buildings
+
+
+def test_an_import_is_a_new_version_that_revert_passes_over(own_store, ref, tmp_path):
+    from geo_grid.store import Store, history
+
+    assert cli("assign", "--db", own_store).exit_code == 0
+    store = Store(own_store)
+    try:
+        v0 = store.assignment_version()
+        rows0 = history.assignment_at(store, v0)
+        f = write_gbk_csv(tmp_path / "one.csv", ["姓名", "手机号", "职务", "所属网格"],
+                          [["版本", "13500000001", "志愿者", ref["grids"].iloc[1]["code"]]])
+        assert cli("import-members", f, "--db", own_store).exit_code == 0
+        v1 = store.assignment_version()
+        assert v1 != v0  # a running service sees a new version and reloads its snapshot
+        cols = list(history.ASSIGNMENT_COLUMNS)
+        same = history.assignment_at(store, v1)[cols].sort_values(cols[:2]).reset_index(drop=True)
+        assert same.equals(rows0[cols].sort_values(cols[:2]).reset_index(drop=True))
+        # revert takes back the assign step before the import, not the import itself
+        out = history.revert(store)
+        assert out["restored_version"] != v0 and out["assignment_version"] != v1
+    finally:
+        store.close()
+
+
+def test_an_imported_street_gets_people_then_assign_works(layers, tmp_path):
+    import pyogrio
+
+    from geo_grid.importing import import_store
+
+    keep = sorted(layers.communities["code"])[:1]
+    cm = layers.communities[layers.communities["code"].isin(keep)]
+    gr = layers.grids[layers.grids["community_code"].isin(keep)]
+    bd = layers.buildings[layers.buildings["community_code"].isin(keep)]
+    st = cm.dissolve()[["geometry"]].assign(name="江溪街道")
+    files = {}
+    for name, gdf in (("street", st), ("communities", cm[["code", "name", "geometry"]]),
+                      ("grids", gr[["code", "name", "community_code", "geometry"]]),
+                      ("buildings", bd)):
+        files[name] = str(tmp_path / f"{name}.geojson")
+        pyogrio.write_dataframe(gdf, files[name], driver="GeoJSON")
+    db = tmp_path / "own.gpkg"
+    import_store(db, files)
+    assert len(load_district(db).members) == 0
+    res = bd[bd["category"].isin(["slab", "point"])]
+    hh = write_gbk_csv(tmp_path / "hh.csv", ["楼栋编码", "户数", "人口", "婴幼儿"],
+                       [[c, 12, 30, 1] for c in bd["code"]])
+    assert cli("import-households", hh, "--db", db).exit_code == 0
+    team = [[f"队员{i}", f"1330000{i:04d}", "社工" if i % 3 else "网格长",
+             gr["code"].iloc[i % len(gr)], res["address"].iloc[i % len(res)]]
+            for i in range(3 * len(gr))]
+    m = write_xlsx(tmp_path / "m.xlsx", ["姓名", "手机号", "职务", "所属网格", "居住地址"], team)
+    out = cli("import-members", m, "--db", db)
+    assert out.exit_code == 0, out.output
+    assert cli("assign", "--db", db).exit_code == 0
+    d = load_district(db)
+    fig = district_figures(d)
+    assert len(d.members) == len(team) and d.households["size"].sum() == 30 * len(bd)
+    assert fig.grid["members"].sum() == len(team)
+    assert fig.grid["households"].sum() == 12 * len(bd) == d.buildings["households"].sum()
+    assert set(d.assignment["member_id"]) <= set(d.members["id"]) and len(d.assignment)

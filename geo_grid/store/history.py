@@ -25,6 +25,9 @@ from geo_grid.store.build import _records, now_iso
 from geo_grid.store.store import Store
 
 ASSIGNMENT_COLUMNS = ("member_id", "building_code", "load", "distance_m", "share", "units")
+#: Version kinds ``revert`` never takes back: reverts themselves, and imports of members or
+#: households (which keep the assignment as it was and only mark that the people changed).
+UNDO_SKIP = ("revert", "import")
 
 
 def _immediate(store: Store):
@@ -300,7 +303,9 @@ def revert(store: Store) -> dict[str, Any]:
     with _immediate(store) as conn:
         try:
             _ensure_versions(conn)
-            step = conn.execute(select(v).where(v.c.kind != "revert", v.c.undone_by.is_(None))
+            # an import of people carries the assignment over unchanged: not a step to take back
+            step = conn.execute(select(v).where(v.c.kind.notin_(UNDO_SKIP),
+                                                v.c.undone_by.is_(None))
                                 .order_by(v.c.fid.desc()).limit(1)).mappings().first()
             if step is None:
                 raise Conflict("nothing to revert: no applied scenario or assignment change is left "
@@ -309,7 +314,7 @@ def revert(store: Store) -> dict[str, Any]:
             stamp = _new_stamp(conn, current)
             rows = _rows_of(conn, step["previous"])
             below = conn.execute(select(v.c.scenario_id).where(
-                v.c.kind != "revert", v.c.undone_by.is_(None), v.c.fid < step["fid"])
+                v.c.kind.notin_(UNDO_SKIP), v.c.undone_by.is_(None), v.c.fid < step["fid"])
                 .order_by(v.c.fid.desc()).limit(1)).scalar()
             _replace_current(conn, rows, below, stamp)
             restored = json.loads(step["flipped"] or "[]")

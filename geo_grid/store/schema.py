@@ -143,7 +143,8 @@ ATTRIBUTE_TABLES = ("households", "members", "assignments", "scenarios", "geo_gr
                     "assignment_versions")
 
 # One row per assignment version, so that a version exists even when its assignment is empty.
-# ``kind`` is ``apply`` (a scenario), ``assign`` (a fresh assignment) or ``revert``; ``previous``
+# ``kind`` is ``apply`` (a scenario), ``assign`` (a fresh assignment), ``revert`` or ``import``
+# (members or households imported, the assignment carried over unchanged); ``previous``
 # is the version current before; ``flipped`` the members an apply made unavailable (JSON);
 # ``undone_by`` the revert that took an apply/assign step back (the undo stack is the steps with
 # ``undone_by`` NULL). Created on first use in stores built before it existed.
