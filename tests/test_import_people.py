@@ -296,9 +296,15 @@ def test_an_imported_street_gets_people_then_assign_works(layers, tmp_path):
     import_store(db, files)
     assert len(load_district(db).members) == 0
     res = bd[bd["category"].isin(["slab", "point"])]
+    part = write_gbk_csv(tmp_path / "part.csv", ["楼栋编码", "户数"], [[bd["code"].iloc[0], 5]])
+    rep = tmp_path / "part.json"
+    assert cli("import-households", part, "--db", db, "--report", rep).exit_code == 0
+    left = int((bd["households"].iloc[1:] > 0).sum())
+    assert json.loads(rep.read_text("utf-8"))["buildings_without_households"] == left > 0
     hh = write_gbk_csv(tmp_path / "hh.csv", ["楼栋编码", "户数", "人口", "婴幼儿"],
                        [[c, 12, 30, 1] for c in bd["code"]])
-    assert cli("import-households", hh, "--db", db).exit_code == 0
+    assert cli("import-households", hh, "--db", db, "--report", rep).exit_code == 0
+    assert json.loads(rep.read_text("utf-8"))["buildings_without_households"] == 0
     team = [[f"队员{i}", f"1330000{i:04d}", "社工" if i % 3 else "网格长",
              gr["code"].iloc[i % len(gr)], res["address"].iloc[i % len(res)]]
             for i in range(3 * len(gr))]

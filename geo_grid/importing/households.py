@@ -12,7 +12,9 @@ Two shapes of file are understood:
 
 The households of every building named in the file are replaced (a building in the file with no
 row left gets none) and the buildings' ``households`` count set to match, in one transaction.
-Kinds the store has no column for (低保, 特困) are reported as ``unknown_kinds``.
+Kinds the store has no column for (低保, 特困) are reported as ``unknown_kinds``. Once the
+households table has rows, a building with none counts no households in the figures, whatever
+its layer says: ``buildings_without_households`` counts the buildings still to be loaded.
 """
 
 from __future__ import annotations
@@ -155,9 +157,17 @@ def import_households(db: Path | str, path: Path | str, *, sheet: str | None = N
         named = sorted({r["building_code"] for r in rep.rows
                         if not r["problems"] and r["building_code"]})
         frame = pd.DataFrame(out, columns=["building_code", "unit", "room", "size", *FLAGS])
+        # once the households table has rows, a building without any counts 0 households
+        # whatever its layer says: name those, so the office knows what is still to load
+        b = district.buildings
+        kept = set(district.households["building_code"].astype(str)) - set(named)
+        has_rows = kept | set(frame["building_code"])
+        missing = b[(b["households"] > 0) & ~b["code"].astype(str).isin(has_rows)
+                    & ~b["code"].astype(str).isin(named)]
         rep.extra = {"mode": mode, "buildings": len(named), "households": len(frame),
                      "residents": int(frame["size"].sum()) if len(frame) else 0,
-                     "unknown_kinds": unknown_kinds}
+                     "unknown_kinds": unknown_kinds,
+                     "buildings_without_households": int(len(missing)) if has_rows else 0}
         if rep.bad and not skip_bad_rows:
             return rep
         if named:
