@@ -144,7 +144,8 @@ def _people_result(rep, report: Path | None) -> None:
         console.print(f"… {len(rep.bad) - 5} more bad rows (see --report)")
     typer.echo(json.dumps({k: v for k, v in out.items() if k != "rows"}, ensure_ascii=False))
     if rep.bad and not rep.written:
-        console.print("nothing written: fix the rows above or give --skip-bad-rows")
+        console.print("nothing written: " + ("no good row to write" if len(rep.bad) == len(rep.rows)
+                                             else "fix the rows above or give --skip-bad-rows"))
         raise typer.Exit(1)
 
 
