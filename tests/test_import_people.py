@@ -161,7 +161,6 @@ def test_bad_id_refuses_the_file_and_skip_bad_rows_imports_the_rest(own_store, r
             ["怪角色", "13700000004", "", "门卫", grid["code"], ""]]
     f = write_xlsx(tmp_path / "bad.xlsx", ["姓名", "手机号", "身份证号", "职务", "所属网格", "居住地址"],
                    rows)
-    load_district(own_store)  # opened once, as any store in use has been
     before = digest(own_store)
     rep_path = tmp_path / "r.json"
     res = cli("import-members", f, "--db", own_store, "--report", rep_path)
@@ -219,20 +218,23 @@ def test_households_by_building_code_replace_and_agree(own_store, ref, tmp_path)
 def test_households_roster_aggregated_by_address(own_store, ref, tmp_path):
     home = ref["homes"].iloc[2]
     rows = [[f"{home['address']}1单元{100 * (k + 1) + 1}室", k % 3 + 1,
-             "独居老人" if k == 0 else ("残疾、慢性病" if k == 1 else "")] for k in range(5)]
+             "独居老人" if k == 0 else ("残疾、慢性病" if k == 1 else "低保" * (k == 4))]
+            for k in range(5)]
     f = write_gbk_csv(tmp_path / "roster.csv", ["地址", "家庭人口", "类别"], rows)
-    res = cli("import-households", f, "--db", own_store)
+    rep = tmp_path / "r.json"
+    res = cli("import-households", f, "--db", own_store, "--report", rep)
     assert res.exit_code == 0, res.output
+    assert json.loads(rep.read_text("utf-8"))["unknown_kinds"] == ["低保"]
     d = load_district(own_store)
     hh = d.households[d.households["building_code"] == home["code"]]
     assert len(hh) == 5 and hh["size"].sum() == 1 + 2 + 3 + 1 + 2
     assert hh["elderly_alone"].sum() == 1 and hh["disabled"].sum() == 1 and hh["chronic"].sum() == 1
+    assert sorted(hh["room"]) == [101, 201, 301, 401, 501] and set(hh["unit"]) == {1}
     assert d.buildings.set_index("code").loc[home["code"], "households"] == 5
 
 
 def test_households_unknown_building_writes_nothing(own_store, tmp_path):
     f = write_gbk_csv(tmp_path / "bad.csv", ["楼栋编码", "户数"], [["NOPE", 3]])
-    load_district(own_store)
     before = digest(own_store)
     res = cli("import-households", f, "--db", own_store)
     assert res.exit_code == 1 and digest(own_store) == before
@@ -318,3 +320,15 @@ def test_an_imported_street_gets_people_then_assign_works(layers, tmp_path):
     assert fig.grid["members"].sum() == len(team)
     assert fig.grid["households"].sum() == 12 * len(bd) == d.buildings["households"].sum()
     assert set(d.assignment["member_id"]) <= set(d.members["id"]) and len(d.assignment)
+
+
+def test_field_option_names_a_column_the_headers_do_not(own_store, ref, tmp_path):
+    grid = ref["grids"].iloc[2]["code"]
+    f = write_gbk_csv(tmp_path / "f.csv", ["负责人", "手机号", "职务", "片区"],
+                      [["字段", "13400000001", "社工", grid]])
+    res = cli("import-members", f, "--db", own_store)
+    assert res.exit_code == 2 and "field" in res.output
+    res = cli("import-members", f, "--db", own_store, "--field", "name=负责人", "--field", "grid=片区")
+    assert res.exit_code == 0, res.output
+    m = members_of(own_store)
+    assert m[m["phone"] == "13400000001"].iloc[0]["grid_code"] == grid

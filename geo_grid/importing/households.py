@@ -145,8 +145,9 @@ def import_households(db: Path | str, path: Path | str, *, sheet: str | None = N
                     more.append(f"duplicate: building already in row {seen[code]}")
             else:
                 ur = unit_room[i] if unit_room is not None else (0, 0)
-                rows, more = _roster_row(code, col("size")[i], col("tags")[i],
-                                         {k: col(k)[i] for k in FLAGS}, ur)
+                rows, more, kinds = _roster_row(code, col("size")[i], col("tags")[i],
+                                                {k: col(k)[i] for k in FLAGS}, ur)
+                unknown_kinds = sorted(set(unknown_kinds) | set(kinds))
             problems += more
             if code is not None:
                 seen.setdefault(code, first + i)
@@ -209,7 +210,7 @@ def _count_rows(code: str | None, cells: dict[str, str]) -> tuple[list[dict], li
         flags[k] = v or 0
     if problems or code is None:
         return [], problems
-    # residents unknown: the usual mean household size (the report's residents says so)
+    # residents not given: the usual mean household size of the synthetic population
     res = res if res is not None else int(round(hh * _MEAN_SIZE))
     sizes = np.full(hh, res // hh if hh else 0) + (np.arange(hh) < (res % hh if hh else 0))
     return [{"building_code": code, "unit": 0, "room": 0, "size": int(sizes[j]),
@@ -224,8 +225,9 @@ def _truthy(text: str) -> bool | None:
 
 
 def _roster_row(code, size_t: str, tags: str, cells: dict[str, str],
-                unit_room: tuple[int, int]) -> tuple[list[dict], list[str]]:
-    """The one household row of a roster line, and the line's problems."""
+                unit_room: tuple[int, int]) -> tuple[list[dict], list[str], list[str]]:
+    """The one household row of a roster line, its problems and the kinds of its 类别 cell
+    the store has no column for."""
     problems = []
     size = _whole(size_t) if size_t else 1
     if size is None or size < 1:
@@ -239,7 +241,8 @@ def _roster_row(code, size_t: str, tags: str, cells: dict[str, str],
     for word, k in FLAG_WORDS.items():
         if word in tags:
             flags[k] = True
+    kinds = [w for w in UNKNOWN_KIND_WORDS if w in tags]
     if problems or code is None:
-        return [], problems
+        return [], problems, kinds
     return [{"building_code": code, "unit": unit_room[0], "room": unit_room[1], "size": size,
-             **flags}], problems
+             **flags}], problems, kinds
