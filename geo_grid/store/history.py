@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -30,10 +31,18 @@ ASSIGNMENT_COLUMNS = ("member_id", "building_code", "load", "distance_m", "share
 UNDO_SKIP = ("revert", "import")
 
 
+@contextmanager
 def _immediate(store: Store):
-    conn = store.engine.connect()
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
-    return conn
+    """A write transaction taken at once (``BEGIN IMMEDIATE``): committed when the block ends,
+    rolled back when it raises."""
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
 
 
 def current_version(store: Store) -> str | None:
@@ -239,34 +248,29 @@ def apply_scenario(store: Store, sid: str) -> dict[str, Any]:
     """
     s, m = schema.scenarios, schema.members
     with _immediate(store) as conn:
-        try:
-            row = conn.execute(select(s).where(s.c.id == sid)).mappings().first()
-            if row is None:
-                raise NotFound(f"scenario {sid} does not exist", scenario=sid)
-            if row["status"] == "applied":
-                raise Conflict(f"scenario {sid} is already applied")
-            current = store.assignment_version(conn)
-            if row["base_version"] != current:
-                raise Conflict(
-                    f"scenario {sid} was computed against assignment {row['base_version']}, "
-                    f"but {current} is current now; compute the scenario again")
-            _ensure_versions(conn)
-            result = json.loads(row["result"])
-            unavailable = list(result.get("unavailable", []))
-            avail = set(conn.execute(select(m.c.id).where(m.c.id.in_(unavailable), m.c.available.is_(True)))
-                        .scalars().all()) if unavailable else set()
-            flipped = sorted(avail)
-            stamp = _new_stamp(conn, current)
-            rows = pd.DataFrame(result["assignment"], columns=list(ASSIGNMENT_COLUMNS))
-            _replace_current(conn, rows, sid, stamp)
-            _set_available(conn, flipped, False)
-            _push(conn, stamp, current, "apply", sid, flipped)
-            conn.execute(update(s).where(s.c.id == sid).values(
-                status="applied", applied_at=stamp, flipped=json.dumps(flipped)))
-            conn.commit()
-        except Exception:
-            conn.rollback()
-            raise
+        row = conn.execute(select(s).where(s.c.id == sid)).mappings().first()
+        if row is None:
+            raise NotFound(f"scenario {sid} does not exist", scenario=sid)
+        if row["status"] == "applied":
+            raise Conflict(f"scenario {sid} is already applied")
+        current = store.assignment_version(conn)
+        if row["base_version"] != current:
+            raise Conflict(
+                f"scenario {sid} was computed against assignment {row['base_version']}, "
+                f"but {current} is current now; compute the scenario again")
+        _ensure_versions(conn)
+        result = json.loads(row["result"])
+        unavailable = list(result.get("unavailable", []))
+        avail = set(conn.execute(select(m.c.id).where(m.c.id.in_(unavailable), m.c.available.is_(True)))
+                    .scalars().all()) if unavailable else set()
+        flipped = sorted(avail)
+        stamp = _new_stamp(conn, current)
+        rows = pd.DataFrame(result["assignment"], columns=list(ASSIGNMENT_COLUMNS))
+        _replace_current(conn, rows, sid, stamp)
+        _set_available(conn, flipped, False)
+        _push(conn, stamp, current, "apply", sid, flipped)
+        conn.execute(update(s).where(s.c.id == sid).values(
+            status="applied", applied_at=stamp, flipped=json.dumps(flipped)))
     return {"id": sid, "status": "applied", "applied_at": stamp, "assignment_version": stamp,
             "members_made_unavailable": len(flipped)}
 
@@ -274,16 +278,11 @@ def apply_scenario(store: Store, sid: str) -> dict[str, Any]:
 def replace_assignment(store: Store, rows: pd.DataFrame, reason: str = "assign") -> str:
     """Make ``rows`` the current assignment (e.g. a fresh ``geo-grid assign``); returns the stamp."""
     with _immediate(store) as conn:
-        try:
-            current = store.assignment_version(conn)
-            _ensure_versions(conn)
-            stamp = _new_stamp(conn, current)
-            _replace_current(conn, rows, None, stamp)
-            _push(conn, stamp, current, "assign")
-            conn.commit()
-        except Exception:
-            conn.rollback()
-            raise
+        current = store.assignment_version(conn)
+        _ensure_versions(conn)
+        stamp = _new_stamp(conn, current)
+        _replace_current(conn, rows, None, stamp)
+        _push(conn, stamp, current, "assign")
     return stamp
 
 
@@ -301,33 +300,28 @@ def revert(store: Store) -> dict[str, Any]:
     """
     s, v = schema.scenarios, schema.assignment_versions
     with _immediate(store) as conn:
-        try:
-            _ensure_versions(conn)
-            # an import of people carries the assignment over unchanged: not a step to take back
-            step = conn.execute(select(v).where(v.c.kind.notin_(UNDO_SKIP),
-                                                v.c.undone_by.is_(None))
-                                .order_by(v.c.fid.desc()).limit(1)).mappings().first()
-            if step is None:
-                raise Conflict("nothing to revert: no applied scenario or assignment change is left "
-                               "to take back")
-            current = store.assignment_version(conn)
-            stamp = _new_stamp(conn, current)
-            rows = _rows_of(conn, step["previous"])
-            below = conn.execute(select(v.c.scenario_id).where(
-                v.c.kind.notin_(UNDO_SKIP), v.c.undone_by.is_(None), v.c.fid < step["fid"])
-                .order_by(v.c.fid.desc()).limit(1)).scalar()
-            _replace_current(conn, rows, below, stamp)
-            restored = json.loads(step["flipped"] or "[]")
-            _set_available(conn, restored, True)
-            _push(conn, stamp, current, "revert", below)
-            conn.execute(update(v).where(v.c.fid == step["fid"]).values(undone_by=stamp))
-            sid_now = step["scenario_id"]
-            if sid_now is not None:
-                conn.execute(update(s).where(s.c.id == sid_now).values(status="reverted", flipped="[]"))
-            conn.commit()
-        except Exception:
-            conn.rollback()
-            raise
+        _ensure_versions(conn)
+        # an import of people carries the assignment over unchanged: not a step to take back
+        step = conn.execute(select(v).where(v.c.kind.notin_(UNDO_SKIP),
+                                            v.c.undone_by.is_(None))
+                            .order_by(v.c.fid.desc()).limit(1)).mappings().first()
+        if step is None:
+            raise Conflict("nothing to revert: no applied scenario or assignment change is left "
+                           "to take back")
+        current = store.assignment_version(conn)
+        stamp = _new_stamp(conn, current)
+        rows = _rows_of(conn, step["previous"])
+        below = conn.execute(select(v.c.scenario_id).where(
+            v.c.kind.notin_(UNDO_SKIP), v.c.undone_by.is_(None), v.c.fid < step["fid"])
+            .order_by(v.c.fid.desc()).limit(1)).scalar()
+        _replace_current(conn, rows, below, stamp)
+        restored = json.loads(step["flipped"] or "[]")
+        _set_available(conn, restored, True)
+        _push(conn, stamp, current, "revert", below)
+        conn.execute(update(v).where(v.c.fid == step["fid"]).values(undone_by=stamp))
+        sid_now = step["scenario_id"]
+        if sid_now is not None:
+            conn.execute(update(s).where(s.c.id == sid_now).values(status="reverted", flipped="[]"))
     return {"status": "reverted", "reverted_scenario": sid_now, "restored_scenario": below,
             "assignment_version": stamp, "restored_version": step["previous"],
             "members_made_available": len(restored)}

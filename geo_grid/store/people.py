@@ -99,26 +99,21 @@ def write_members(store: Store, new: pd.DataFrame, updates: pd.DataFrame,
     """
     m = schema.members
     with _immediate(store) as conn:
-        try:
-            if len(new):
-                conn.execute(insert(m), _records(new, [c.name for c in m.columns if c.name != "fid"]))
-            for rec in updates.to_dict("records"):
-                mid = rec.pop("id")
-                vals = {k: v for k, v in rec.items() if not (v is None or (isinstance(v, float)
-                                                                          and v != v))}
-                if vals:
-                    conn.execute(update(m).where(m.c.id == mid).values(**vals))
-            if keys:
-                _ensure_keys(conn)
-                k = member_keys
-                conn.execute(delete(k).where(k.c.member_id.in_(list(keys))))
-                conn.execute(delete(k).where(k.c.id_digest.in_(list(keys.values()))))
-                conn.execute(insert(k), [{"member_id": a, "id_digest": b} for a, b in keys.items()])
-            stamp = _bump(conn, store)
-            conn.commit()
-        except Exception:
-            conn.rollback()
-            raise
+        if len(new):
+            conn.execute(insert(m), _records(new, [c.name for c in m.columns if c.name != "fid"]))
+        for rec in updates.to_dict("records"):
+            mid = rec.pop("id")
+            vals = {k: v for k, v in rec.items() if not (v is None or (isinstance(v, float)
+                                                                      and v != v))}
+            if vals:
+                conn.execute(update(m).where(m.c.id == mid).values(**vals))
+        if keys:
+            _ensure_keys(conn)
+            k = member_keys
+            conn.execute(delete(k).where(k.c.member_id.in_(list(keys))))
+            conn.execute(delete(k).where(k.c.id_digest.in_(list(keys.values()))))
+            conn.execute(insert(k), [{"member_id": a, "id_digest": b} for a, b in keys.items()])
+        stamp = _bump(conn, store)
     return stamp
 
 
@@ -141,20 +136,15 @@ def replace_households(store: Store, building_codes: list[str], rows: pd.DataFra
     """
     h, b = schema.households, schema.buildings
     with _immediate(store) as conn:
-        try:
-            top = conn.execute(select(h.c.id).order_by(h.c.id.desc()).limit(1)).scalar() or 0
-            for i in range(0, len(building_codes), 500):
-                conn.execute(delete(h).where(h.c.building_code.in_(building_codes[i:i + 500])))
-            if len(rows):
-                out = rows.assign(id=range(int(top) + 1, int(top) + 1 + len(rows)))
-                conn.execute(insert(h), _records(out, [c.name for c in h.columns if c.name != "fid"]))
-            counts = rows["building_code"].value_counts() if len(rows) else pd.Series(dtype=int)
-            for code in building_codes:
-                conn.execute(update(b).where(b.c.code == code).values(
-                    households=int(counts.get(code, 0))))
-            stamp = _bump(conn, store)
-            conn.commit()
-        except Exception:
-            conn.rollback()
-            raise
+        top = conn.execute(select(h.c.id).order_by(h.c.id.desc()).limit(1)).scalar() or 0
+        for i in range(0, len(building_codes), 500):
+            conn.execute(delete(h).where(h.c.building_code.in_(building_codes[i:i + 500])))
+        if len(rows):
+            out = rows.assign(id=range(int(top) + 1, int(top) + 1 + len(rows)))
+            conn.execute(insert(h), _records(out, [c.name for c in h.columns if c.name != "fid"]))
+        counts = rows["building_code"].value_counts() if len(rows) else pd.Series(dtype=int)
+        for code in building_codes:
+            conn.execute(update(b).where(b.c.code == code).values(
+                households=int(counts.get(code, 0))))
+        stamp = _bump(conn, store)
     return stamp
