@@ -20,12 +20,17 @@ RESERVED = {"type", "title", "status", "detail", "instance", "code"}
 #: Core error class → HTTP status: the only place this mapping lives. Every subclass of
 #: :class:`geo_grid.errors.GeoGridError` has its own entry (a test walks the class tree), so a
 #: new error class must be given a status here on purpose rather than inherit one by accident.
+#: Details that are lists of JSON objects and go into the problem body as they are (the
+#: violations of a refused import or edit, the bad rows of a refused roster).
+LISTED_DETAILS = ("violations", "rows")
+
 STATUS_OF_ERROR: dict[type[E.GeoGridError], int] = {
     E.GeoGridError: 500,
     E.InvalidInput: 422,
     E.InvalidCoordinate: 422,
     E.UnknownCRS: 422,
     E.InvalidGeometry: 422,
+    E.TopologyError: 422,
     AssignmentError: 422,
     E.BadRequest: 400,
     E.PayloadTooLarge: 413,
@@ -77,7 +82,8 @@ def install(app: FastAPI) -> None:
         return problem(status, exc.title, exc.message, request,
                        type_=f"urn:geo-grid:error:{exc.code}", code=exc.code,
                        **{k: v for k, v in exc.details.items()
-                          if isinstance(v, str | int | float | bool) and k not in RESERVED})
+                          if k not in RESERVED and (isinstance(v, str | int | float | bool)
+                                                    or k in LISTED_DETAILS)})
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

@@ -58,6 +58,17 @@ class InvalidGeometry(InvalidInput):
     title = "Invalid geometry"
 
 
+class TopologyError(InvalidInput):
+    """Layers or an edit break the tiling: gaps, overlaps, features outside their parent.
+
+    ``details["violations"]`` lists each problem as a dict with ``kind``, ``layer``, ``code``,
+    ``message``, ``lon`` and ``lat`` (and ``fix`` where a fix can be suggested).
+    """
+
+    code = "topology"
+    title = "Topology violation"
+
+
 class NotFound(GeoGridError):
     """A named object (grid, building, member, scenario) does not exist."""
 
