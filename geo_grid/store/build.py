@@ -70,7 +70,8 @@ def write_store(path: Path, district: District, *, meta: dict[str, str],
             for name, gtype in schema.FEATURE_TABLES.items():
                 gdf: gpd.GeoDataFrame = getattr(district, name)
                 table = schema.metadata.tables[name]
-                cols = [c.name for c in table.columns if c.name not in ("fid", "geom")]
+                cols = [c.name for c in table.columns
+                        if c.name not in ("fid", "geom", *schema.VERSION_COLUMNS)]
                 rows = _records(gdf.assign(synthetic=gdf.get("synthetic", True)), cols)
                 # every footprint as a MultiPolygon: the declared type of the column (a
                 # one-part MultiPolygon reads back as a Polygon)
@@ -99,6 +100,15 @@ def write_store(path: Path, district: District, *, meta: dict[str, str],
                 conn.execute(insert(schema.assignments), _records(
                     a, [c.name for c in schema.assignments.columns if c.name != "fid"]))
             conn.execute(insert(schema.meta), [{"key": k, "value": v} for k, v in meta.items()])
+            # the layers as built are boundary version 1; edits add the next ones
+            conn.execute(insert(schema.boundary_versions).values(
+                id=1, created_at=stamp, author=meta.get("author", "geo-grid"),
+                kind="import" if meta.get("synthetic") == "false" else "init",
+                note=meta.get("boundaries", ""), detail="{}"))
+            for name, gtype in schema.HISTORY_TABLES.items():
+                register_table(conn, name, geometry_column="geom", geometry_type=gtype,
+                               description=f"{name}: past rows of {name.split('_')[0]}")
+                add_rtree_index(conn, name)
             for name in schema.ATTRIBUTE_TABLES:
                 register_table(conn, name, description=f"{name} ({label})")
             if progress:

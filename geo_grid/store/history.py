@@ -26,9 +26,10 @@ from geo_grid.store.build import _records, now_iso
 from geo_grid.store.store import Store
 
 ASSIGNMENT_COLUMNS = ("member_id", "building_code", "load", "distance_m", "share", "units")
-#: Version kinds ``revert`` never takes back: reverts themselves, and imports of members or
-#: households (which keep the assignment as it was and only mark that the people changed).
-UNDO_SKIP = ("revert", "import")
+#: Version kinds ``revert`` never takes back: reverts themselves, imports of members or
+#: households and boundary edits (which keep the assignment as it was and only mark that the
+#: people or the grids changed).
+UNDO_SKIP = ("revert", "import", "boundary")
 
 
 @contextmanager
@@ -195,6 +196,21 @@ def _push(conn, stamp: str, previous: str | None, kind: str, scenario_id: str | 
     conn.execute(insert(schema.assignment_versions).values(
         version=stamp, previous=previous, kind=kind, scenario_id=scenario_id,
         flipped=json.dumps(flipped or []), created_at=now_iso()))
+
+
+def carry_over(conn, store: Store, kind: str) -> str:
+    """A new assignment version of ``kind`` with the current rows carried over unchanged.
+
+    Marks that something the assignment is read with changed (members, households, grids), so
+    that a running service reloads and a scenario computed before is refused."""
+    _ensure_versions(conn)
+    current = store.assignment_version(conn)
+    rows = _rows_of(conn, current) if current is not None else pd.DataFrame(
+        columns=list(ASSIGNMENT_COLUMNS))
+    stamp = _new_stamp(conn, current)
+    _replace_current(conn, rows, None, stamp)
+    _push(conn, stamp, current, kind)
+    return stamp
 
 
 def _rows_of(conn, version: str | None) -> pd.DataFrame:

@@ -18,15 +18,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, Text, delete, insert, s
 
 from geo_grid.store import schema
 from geo_grid.store.build import _records
-from geo_grid.store.history import (
-    ASSIGNMENT_COLUMNS,
-    _ensure_versions,
-    _immediate,
-    _new_stamp,
-    _push,
-    _replace_current,
-    _rows_of,
-)
+from geo_grid.store.history import _immediate, carry_over
 from geo_grid.store.store import Store
 
 __all__ = ["id_digest", "member_keys", "read_member_keys", "replace_households", "write_members"]
@@ -67,14 +59,7 @@ def read_member_keys(store: Store) -> dict[str, str]:
 
 def _bump(conn, store: Store) -> str:
     """A new assignment version of kind ``import`` with the current rows carried over."""
-    _ensure_versions(conn)
-    current = store.assignment_version(conn)
-    rows = _rows_of(conn, current) if current is not None else pd.DataFrame(
-        columns=list(ASSIGNMENT_COLUMNS))
-    stamp = _new_stamp(conn, current)
-    _replace_current(conn, rows, None, stamp)
-    _push(conn, stamp, current, "import")
-    return stamp
+    return carry_over(conn, store, "import")
 
 
 def write_members(store: Store, new: pd.DataFrame, updates: pd.DataFrame,

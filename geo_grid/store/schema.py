@@ -51,6 +51,8 @@ grids = Table(
     Column("community_code", Text, nullable=False, index=True),
     Column("kind", Text, nullable=False),
     Column("synthetic", Boolean, nullable=False, default=True),
+    # the boundary version that made this row (see ``boundary_versions``)
+    Column("version_from", Integer, nullable=False, default=1, server_default="1"),
     Column("geom", GpkgGeometry("MULTIPOLYGON"), nullable=False),
 )
 
@@ -69,6 +71,7 @@ buildings = Table(
     Column("rooms_per_floor", SmallInteger, nullable=False),
     Column("households", Integer, nullable=False),
     Column("synthetic", Boolean, nullable=False, default=True),
+    Column("version_from", Integer, nullable=False, default=1, server_default="1"),
     Column("geom", GpkgGeometry("MULTIPOLYGON"), nullable=False),
 )
 
@@ -129,6 +132,39 @@ scenarios = Table(
     Column("flipped", Text, nullable=True),
 )
 
+
+
+def _history_of(table: Table) -> Table:
+    """The history table of a versioned layer: its columns (codes and addresses not unique,
+    since a grid or a building may have several past rows) plus ``version_to``, the boundary
+    version that replaced the row. A row was in force in versions ``version_from <= v <
+    version_to``; the current rows (``version_to`` open) stay in the layer's own table."""
+    cols = []
+    for c in table.columns:
+        if c.name == "fid":
+            continue
+        if c.name == "geom":
+            cols.append(Column("version_to", Integer, nullable=False, index=True))
+        cols.append(Column(c.name, c.type, nullable=c.nullable, index=c.name == "code"))
+    return Table(f"{table.name}_history", metadata, _fid(), *cols)
+
+
+grids_history = _history_of(grids)
+buildings_history = _history_of(buildings)
+
+# One row per boundary version: the store as built (``init`` or ``import``) is version 1, and
+# every edit of the grids (``split``, ``merge``, ``geometry``, ``building_grid``, ``densify``)
+# adds one. ``detail`` is the edit's summary (JSON).
+boundary_versions = Table(
+    "boundary_versions", metadata, _fid(),
+    Column("id", Integer, nullable=False, unique=True),
+    Column("created_at", Text, nullable=False),
+    Column("author", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Column("detail", Text, nullable=False, default="{}"),
+)
+
 meta = Table(
     "geo_grid_meta", metadata, _fid(),
     Column("key", Text, nullable=False, unique=True),
@@ -140,11 +176,16 @@ meta = Table(
 FEATURE_TABLES = {"street": "MULTIPOLYGON", "communities": "MULTIPOLYGON", "grids": "MULTIPOLYGON",
                   "buildings": "MULTIPOLYGON"}
 ATTRIBUTE_TABLES = ("households", "members", "assignments", "scenarios", "geo_grid_meta",
-                    "assignment_versions")
+                    "assignment_versions", "boundary_versions")
+#: Past rows of the versioned layers (written by boundary edits, empty in a new store).
+HISTORY_TABLES = {"grids_history": "MULTIPOLYGON", "buildings_history": "MULTIPOLYGON"}
+#: Columns of the layer tables that are bookkeeping, not part of a district's layers.
+VERSION_COLUMNS = ("version_from", "version_to")
 
 # One row per assignment version, so that a version exists even when its assignment is empty.
-# ``kind`` is ``apply`` (a scenario), ``assign`` (a fresh assignment), ``revert`` or ``import``
-# (members or households imported, the assignment carried over unchanged); ``previous``
+# ``kind`` is ``apply`` (a scenario), ``assign`` (a fresh assignment), ``revert``, ``import``
+# (members or households imported, the assignment carried over unchanged) or ``boundary`` (a
+# grid edit moved buildings or members between grids, the assignment carried over); ``previous``
 # is the version current before; ``flipped`` the members an apply made unavailable (JSON);
 # ``undone_by`` the revert that took an apply/assign step back (the undo stack is the steps with
 # ``undone_by`` NULL). Created on first use in stores built before it existed.

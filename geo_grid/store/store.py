@@ -34,6 +34,44 @@ class Store:
         if not self.path.exists():
             raise StoreError(f"store {self.path} does not exist; run `geo-grid init` first")
         self.engine: Engine = configure_engine(create_engine(f"sqlite:///{self.path}"))
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a store built by an earlier release up to the current schema: boundary
+        versions (the layers as built become version 1) and the layers' history tables. A
+        current store is only read."""
+        with self.engine.connect() as conn:
+            insp = inspect(conn)
+            if not insp.has_table("grids") or insp.has_table(schema.boundary_versions.name):
+                return
+        from geo_grid.store.gpkg import add_rtree_index, register_table
+
+        with self.engine.begin() as conn:
+            for name in ("grids", "buildings"):
+                conn.exec_driver_sql(
+                    f'ALTER TABLE "{name}" ADD COLUMN version_from INTEGER NOT NULL DEFAULT 1')
+            for table in (schema.grids_history, schema.buildings_history,
+                          schema.boundary_versions):
+                table.create(conn, checkfirst=True)
+            for name, gtype in schema.HISTORY_TABLES.items():
+                register_table(conn, name, geometry_column="geom", geometry_type=gtype,
+                               description=f"{name}: past rows of {name.split('_')[0]}")
+                add_rtree_index(conn, name)
+            register_table(conn, schema.boundary_versions.name,
+                           description=schema.boundary_versions.name)
+            meta = dict(conn.execute(select(schema.meta.c.key, schema.meta.c.value)).all())
+            conn.execute(schema.boundary_versions.insert().values(
+                id=1, created_at=meta.get("built_at", ""), author="geo-grid",
+                kind="import" if meta.get("synthetic") == "false" else "init",
+                note=meta.get("boundaries", ""), detail="{}"))
+
+    def boundary_version(self, conn=None) -> int:
+        """The current boundary version (1 for the layers as built)."""
+        if conn is None:
+            with self.engine.connect() as c:
+                return self.boundary_version(c)
+        b = schema.boundary_versions
+        return int(conn.execute(select(func.max(b.c.id))).scalar() or 1)
 
     def close(self) -> None:
         """Dispose of the connection pool."""
@@ -60,7 +98,7 @@ class Store:
 
     def _layer(self, conn, name: str) -> gpd.GeoDataFrame:
         table = schema.metadata.tables[name]
-        cols = [c for c in table.columns if c.name not in ("fid",)]
+        cols = [c for c in table.columns if c.name not in ("fid", *schema.VERSION_COLUMNS)]
         rows = conn.execute(select(*cols).order_by(table.c.code)).all()
         # read the raw blobs in one pass and decode them vectorised
         blobs = conn.execute(text(f'SELECT geom FROM "{name}" ORDER BY code')).scalars().all()
@@ -90,6 +128,11 @@ class Store:
                                   .order_by(a.c.building_code, a.c.member_id), conn)
                 version = conn.execute(select(schema.meta.c.value).where(
                     schema.meta.c.key == "boundaries_version")).scalar_one_or_none() or ""
+                # an edited grid layer is another version of the boundaries (the indexes built
+                # on them are keyed by it)
+                seq = self.boundary_version(conn)
+                if seq > 1:
+                    version = f"{version}+b{seq}"
                 conn.rollback()
         except StoreError:
             raise
