@@ -47,6 +47,8 @@ class District:
     members: pd.DataFrame = field(default_factory=pd.DataFrame)
     assignment: pd.DataFrame = field(default_factory=pd.DataFrame)
     version: str = ""
+    #: The boundary version the grids and buildings are of (1: the layers as built).
+    boundary_version: int = 1
 
     @property
     def metric_epsg(self) -> int:

@@ -141,7 +141,8 @@ class Store:
         for col in ("elderly_alone", "disabled", "chronic", "infant"):
             hh[col] = hh[col].astype(bool)
         mem["available"] = mem["available"].astype(bool)
-        district = District(**layers, households=hh, members=mem, assignment=asg, version=version)
+        district = District(**layers, households=hh, members=mem, assignment=asg, version=version,
+                            boundary_version=seq)
         return district, assignment_version
 
 

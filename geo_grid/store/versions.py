@@ -199,12 +199,12 @@ def district_at(store: Store, version: int | None = None,
         on it are never confused with the current layers'.
     """
     district = district if district is not None else store.load_district()
-    current = store.boundary_version()
-    if version is None or int(version) == current:
+    if version is None or int(version) == district.boundary_version:
         return district
     grids, buildings = layers_at(store, int(version))
     base = district.version.split("+b")[0]
-    return replace(district, grids=grids, buildings=buildings, version=f"{base}@b{int(version)}")
+    return replace(district, grids=grids, buildings=buildings, version=f"{base}@b{int(version)}",
+                   boundary_version=int(version))
 
 
 def code_source(store: Store) -> CodeSource:
