@@ -65,6 +65,8 @@ class ServiceState:
     check_interval: float = 1.0
     _checked: float = field(default_factory=time.monotonic)
     _scenarios: OrderedDict = field(default_factory=OrderedDict)
+    _versions: OrderedDict = field(default_factory=OrderedDict)
+    _versions_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def open(cls, store: Store) -> ServiceState:
@@ -174,6 +176,54 @@ class ServiceState:
                     self.reload()
         return out
 
+    # ------------------------------------------------------------ boundary edits and versions
+
+    def edit(self, make, *, author: str, note: str = "") -> dict[str, Any]:
+        """Compute a grid edit on the current district, write it as a new boundary version and
+        reload (see :func:`geo_grid.store.edits.run_edit`)."""
+        from geo_grid.store.edits import run_edit
+
+        with self.write_lock:
+            if self.store.assignment_version() != self.snapshot.assignment_version:
+                self.reload()
+            try:
+                done = run_edit(self.store, make, author=author, note=note,
+                                district=self.snapshot.district)
+            finally:
+                if self.store.assignment_version() != self.snapshot.assignment_version:
+                    self.reload()
+        return done.to_dict()
+
+    def at_version(self, version: int) -> Snapshot:
+        """The snapshot of a boundary version: the current one for the current version; an
+        older version's grids and buildings (with the current people and assignment) are read,
+        indexed and formatted on first use, and the last four kept."""
+        view = self.view
+        if version == view.district.boundary_version:
+            return view
+        with self._versions_lock:  # one build at a time; the cache is shared by threads
+            hit = self._versions.get(version)
+            if hit is None:
+                from geo_grid.store.versions import district_at
+
+                district = district_at(self.store, version, view.district)
+                gaz = Gazetteer.build(district)
+                fig = district_figures(district)
+                hit = self._versions[version] = Snapshot(
+                    district, gaz, grid_stats(district, fig), view.assignment_version, fig,
+                    Views.build(district, fig, gaz))
+                while len(self._versions) > 4:
+                    self._versions.popitem(last=False)
+            else:
+                self._versions.move_to_end(version)
+        return hit
+
+    def as_of(self, when: str) -> Snapshot:
+        """The snapshot of the boundary version in force at an ISO-8601 time."""
+        from geo_grid.store.versions import version_at
+
+        return self.at_version(version_at(self.store, when))
+
     @property
     def figures(self) -> Figures:
         """Every figure of the current assignment (computed once per assignment version)."""
@@ -182,5 +232,37 @@ class ServiceState:
     def reload(self) -> None:
         """Re-read the district (after an assignment change) and swap the snapshot."""
         self.snapshot = Snapshot.load(self.store, self.snapshot)
+        self._versions.clear()  # past versions' figures were of the previous assignment
         self._checked = time.monotonic()
+        gc.freeze()
+
+    def reopen(self, *, locked: bool = False) -> None:
+        """Open the store file again and load a new snapshot from it, boundary indexes included.
+
+        For after the file was replaced (an import writes a new store and moves it over the
+        old one with ``os.replace``): connections opened before still read the old file, so the
+        old engine is disposed and a new :class:`Store` opened on the same path. The new
+        snapshot is built before anything is swapped, so a failure leaves the service as it was.
+
+        Parameters
+        ----------
+        locked : bool
+            True when the caller already holds :attr:`write_lock` (it is not re-entrant);
+            otherwise it is taken here.
+        """
+        if not locked:
+            with self.write_lock:
+                self.reopen(locked=True)
+            return
+        old = self.store
+        store = Store(old.path)
+        try:
+            snapshot = Snapshot.load(store)  # no previous snapshot: the boundaries changed
+        except BaseException:
+            store.close()
+            raise
+        self.store, self.snapshot = store, snapshot
+        self._scenarios.clear()  # results kept by the old store's history
+        self._checked = time.monotonic()
+        old.close()
         gc.freeze()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.models.grids import GridCollection, GridFeature
@@ -11,6 +12,16 @@ from api.views import GEOJSON, Body, feature_collection
 from geo_grid.errors import NotFound
 
 router = APIRouter(tags=["grids"])
+
+AS_OF = ("ISO-8601 time (2026-11-01T09:30:00+08:00; without a zone China Standard Time): "
+         "answer with the boundary version in force then")
+
+
+def _community_body(views, community: str | None) -> Body:
+    if community is None:
+        return views.grids
+    # a community without grids (or unknown): an empty collection
+    return views.grids_of_community.get(community) or Body.of(feature_collection([]))
 
 
 class GeoJSONResponse(JSONResponse):
@@ -26,16 +37,18 @@ class GeoJSONResponse(JSONResponse):
 @router.get("/grids", response_class=GeoJSONResponse, response_model=GridCollection,
             response_description="GeoJSON FeatureCollection")
 async def list_grids(request: Request,
-                     community: str | None = Query(None, pattern=r"^\d{12}$")) -> GeoJSONResponse:
-    """Every grid (or a community's) as a GeoJSON FeatureCollection with per-grid figures."""
-    views = snapshot(request).views
-    if community is None:
-        body = views.grids
-    else:
-        body = views.grids_of_community.get(community)
-        if body is None:  # a community without grids (or unknown): an empty collection
-            body = Body.of(feature_collection([]))
-    return send_body(request, body, GEOJSON, GeoJSONResponse)
+                     community: str | None = Query(None, pattern=r"^\d{12}$"),
+                     as_of: str | None = Query(None, description=AS_OF)) -> GeoJSONResponse:
+    """Every grid (or a community's) as a GeoJSON FeatureCollection with per-grid figures;
+    with ``as_of``, the grids of the boundary version in force then (header
+    ``X-Boundary-Version`` names it)."""
+    if as_of is not None:
+        view = await run_in_threadpool(request.app.state.service.as_of, as_of)
+        resp = send_body(request, _community_body(view.views, community), GEOJSON, GeoJSONResponse)
+        resp.headers["X-Boundary-Version"] = str(view.district.boundary_version)
+        return resp
+    return send_body(request, _community_body(snapshot(request).views, community), GEOJSON,
+                     GeoJSONResponse)
 
 
 @router.get("/grids/{code}", response_class=GeoJSONResponse, response_model=GridFeature,
