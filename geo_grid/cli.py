@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from geo_grid.commands import export, grid
 from geo_grid.errors import GeoGridError
 from geo_grid.store import DEFAULT_STORE
 
@@ -72,28 +73,84 @@ def init(db: Path = DbOption,
     typer.echo(json.dumps(report, ensure_ascii=False))
 
 
+def _write_report_map(district, report: dict, path: Path) -> None:
+    """Write the report map (maps is imported here: the core never imports folium)."""
+    from maps.report import write_report_map
+
+    write_report_map(district, report, path)
+
+
 @app.command()
 def validate(boundaries: Path = typer.Option(None, help="layer folder (default: the reference district)"),
-             tolerance: float = typer.Option(1.0, help="gap/overlap tolerance in m²")) -> None:
-    """Check the layers' topology and codes; print every violation, exit 1 if any."""
+             tolerance: float = typer.Option(1.0, help="gap/overlap tolerance in m²"),
+             street: str = typer.Option(None, help="an office's street outline: FILE or FILE:layername"),
+             communities: str = typer.Option(None, help="an office's community polygons"),
+             grids: str = typer.Option(None, help="an office's grid polygons"),
+             buildings: str = typer.Option(None, help="an office's building footprints"),
+             crs: list[str] = typer.Option([], "--crs", metavar="LAYER=CRS",
+                                           help="CRS of a layer: EPSG code, wgs84, cgcs2000, gcj02, bd09"),
+             field: list[str] = typer.Option([], "--field", metavar="LAYER.FIELD=COLUMN",
+                                             help="the column holding a field, e.g. grids.code=网格号"),
+             encoding: str = typer.Option(None, help="attribute encoding of Shapefiles (e.g. GBK)"),
+             household_range: str = typer.Option("300-500", "--household-range", metavar="LOW-HIGH",
+                                                 help="households a grid should hold (warning outside)"),
+             report: Path = typer.Option(None, help="write the report (JSON) here"),
+             report_map: Path = typer.Option(None, "--report-map",
+                                             help="write the report map (HTML) here")) -> None:
+    """Check the layers' topology and codes; print every violation, exit 1 if any.
+
+    With --street/--communities/--grids/--buildings an office's own files are read as
+    ``geo-grid import`` reads them, and warnings (households outside the range) are printed
+    too; only errors make the exit code 1."""
+    from geo_grid.errors import InvalidInput
+    from geo_grid.importing.checks import parse_household_range
+    from geo_grid.importing.fixes import violation_dict
     from geo_grid.layers import load_layers
     from geo_grid.topology import validate as run
 
+    files = {"street": street, "communities": communities, "grids": grids, "buildings": buildings}
+    own = any(files.values())
+    t = time.perf_counter()
     try:
-        district = load_layers(boundaries)
+        if own:
+            from geo_grid.importing import read_layers
+
+            if boundaries is not None:
+                raise InvalidInput("give --boundaries or the layer files, not both")
+            result = read_layers(files, crs=crs, fields=field, encoding=encoding,
+                                 tolerance_m2=tolerance,
+                                 household_range=parse_household_range(household_range))
+            district, errors, warnings, out = (result.district, list(result.errors),
+                                               list(result.warnings), result.report)
+        else:
+            district = load_layers(boundaries)
+            t = time.perf_counter()  # the check's own time, as before
+            errors, warnings = run(district, tolerance_m2=tolerance), []
+            listed = [violation_dict(v, "error") for v in errors]
+            out = {"ok": not errors, "boundaries": str(boundaries) if boundaries else "reference",
+                   "counts": {k: len(getattr(district, k)) for k in
+                              ("street", "communities", "grids", "buildings")},
+                   "violations": listed, "errors": listed, "warnings": [], "repairs": []}
+        if report is not None:
+            report.write_text(json.dumps(out, ensure_ascii=False, indent=2), encoding="utf-8")
+        if report_map is not None:
+            _write_report_map(district, out, report_map)
     except GeoGridError as exc:
         fail(exc)
-    t = time.perf_counter()
-    violations = run(district, tolerance_m2=tolerance)
-    for v in violations:
+    except OSError as exc:
+        fail(InvalidInput(f"cannot write the report: {exc}"))
+    for v in errors:
         typer.echo(str(v))
+    for v in warnings:
+        typer.echo(f"warning {v}")
     counts = {k: len(getattr(district, k)) for k in ("communities", "grids", "buildings")}
-    msg = (f"{len(violations)} violation(s) in {counts['communities']} communities, "
+    msg = (f"{len(errors)} violation(s) in {counts['communities']} communities, "
            f"{counts['grids']} grids, {counts['buildings']} buildings ({time.perf_counter() - t:.2f} s)")
+    if warnings:
+        msg += f"; {len(warnings)} warning(s)"
     console.print(msg)
-    if violations:
+    if errors:
         raise typer.Exit(1)
-
 
 
 @app.command("import")
@@ -108,29 +165,56 @@ def import_(db: Path = typer.Option(..., "--db", help="GeoPackage store to creat
                                             help="the column holding a field, e.g. grids.code=网格号"),
             encoding: str = typer.Option(None, help="attribute encoding of Shapefiles (e.g. GBK)"),
             report: Path = typer.Option(None, help="write the import report (JSON) here"),
+            report_map: Path = typer.Option(None, "--report-map",
+                                            help="write the report map (HTML) here, whatever the outcome"),
+            repair: bool = typer.Option(False, "--repair",
+                                        help="make invalid polygons valid, snap away slivers, gaps "
+                                             "and overlaps under --tolerance, give straddling "
+                                             "buildings to the grid holding most of them"),
+            tolerance: float = typer.Option(1.0, "--tolerance", help="repair tolerance in metres (width)"),
+            household_range: str = typer.Option("300-500", "--household-range", metavar="LOW-HIGH",
+                                                help="households a grid should hold (warning outside)"),
             force: bool = typer.Option(False, help="replace an existing store")) -> None:
     """Build a store from a street office's own layers (GeoJSON, GeoPackage, Shapefile or zip,
     KML/KMZ, CSV/xlsx with WKT or lon/lat); errors stop it and leave an existing store as it was."""
+    from geo_grid.errors import InvalidInput
     from geo_grid.importing import import_store
+    from geo_grid.importing.checks import parse_household_range
 
     files = {"street": street, "communities": communities, "grids": grids, "buildings": buildings}
+
+    def on_report(result) -> None:
+        if report_map is not None:
+            _write_report_map(result.district, result.report, report_map)
+
     try:
+        hh = parse_household_range(household_range)
         with steps(6, "importing") as advance:
             result = import_store(db, files, crs=crs, fields=field, encoding=encoding,
-                                  force=force, report_path=report, progress=advance)
+                                  force=force, report_path=report, progress=advance,
+                                  repair=repair, tolerance_m=tolerance, household_range=hh,
+                                  on_report=on_report)
     except GeoGridError as exc:
         fail(exc)
+    except OSError as exc:
+        fail(InvalidInput(f"cannot write the report: {exc}"))
     for v in result.warnings[:5]:
         console.print(f"[yellow]warning[/yellow] {escape(str(v))}", highlight=False)
     if len(result.warnings) > 5:
         console.print(f"… {len(result.warnings) - 5} more warnings (see --report)")
+    for r in result.repairs[:5]:
+        console.print(f"[blue]repaired[/blue] {escape(str(r))}", highlight=False)
+    if len(result.repairs) > 5:
+        console.print(f"… {len(result.repairs) - 5} more repairs (see --report)")
     summary = {k: result.report[k] for k in ("store", "counts", "generated_codes",
                                               "boundaries_version", "import_seconds")}
     summary["warnings"] = len(result.warnings)
+    summary["repairs"] = len(result.repairs)
     summary["crs"] = {k: v["crs"] for k, v in result.report["layers"].items()}
     summary["encodings"] = {k: v["encoding"] for k, v in result.report["layers"].items()
                             if v["encoding"]}
     typer.echo(json.dumps(summary, ensure_ascii=False))
+
 
 def _people_result(rep, report: Path | None) -> None:
     """Write a people import's report, print its summary; exit 1 when bad rows stopped it."""
@@ -393,6 +477,10 @@ def roster(output: Path = typer.Option(..., "-o", "--output", help="xlsx file to
         fail(InvalidInput(f"cannot write {output}: {exc}"))
         fail(exc)
     console.print(f"wrote {output}: {n} building rows" + ("" if unmasked else " (personal data masked)"))
+
+
+app.command("export")(export.export)
+app.add_typer(grid.app, name="grid")
 
 
 def main() -> None:  # pragma: no cover - console entry

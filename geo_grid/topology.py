@@ -145,14 +145,17 @@ def _check_buildings(b: gpd.GeoDataFrame, geoms: np.ndarray, out: list[Violation
                 "duplicate_address")
 
 
-def _check_codes(name: str, gdf: gpd.GeoDataFrame, out: list[Violation]) -> None:
+def _check_codes(name: str, gdf: gpd.GeoDataFrame, geoms: np.ndarray,
+                 out: list[Violation]) -> None:
     seen: set[str] = set()
-    for code in gdf["code"]:
+    for code, g in zip(gdf["code"], geoms, strict=True):
         if not codes_mod.well_formed(name, code):
             out.append(Violation("malformed_code", name, str(code),
-                                 f"code {code!r} does not match {codes_mod.PATTERNS[name].pattern}"))
+                                 f"code {code!r} does not match {codes_mod.PATTERNS[name].pattern}",
+                                 *_where(g)))
         if code in seen:
-            out.append(Violation("duplicate_code", name, str(code), "code is used more than once"))
+            out.append(Violation("duplicate_code", name, str(code), "code is used more than once",
+                                 *_where(g)))
         seen.add(code)
 
 
@@ -214,7 +217,7 @@ def validate(district: District, tolerance_m2: float = 1.0) -> list[Violation]:
         geoms = np.asarray(gdf.geometry.to_crs(epsg).array, dtype=object)
         metric[name] = geoms
         valid[name] = _check_geometries(name, gdf, geoms, out, epsg)
-        _check_codes(name, gdf, out)
+        _check_codes(name, gdf, geoms, out)
 
     street = district.street
     if len(street) != 1:
@@ -225,34 +228,40 @@ def validate(district: District, tolerance_m2: float = 1.0) -> list[Violation]:
     comm = district.communities
     comm_codes = list(comm["code"])
     comm_geom = dict(zip(comm_codes, metric["communities"], strict=True))
-    for code in comm_codes:
+    for code, g in zip(comm_codes, metric["communities"], strict=True):
         if not str(code).startswith(street_code):
             out.append(Violation("bad_reference", "communities", str(code),
-                                 f"community code does not extend the street code {street_code}"))
+                                 f"community code does not extend the street code {street_code}",
+                                 *_where(g)))
 
     grids = district.grids
     grid_comm = dict(zip(grids["code"], grids["community_code"], strict=True))
-    for code, ccode, kind in zip(grids["code"], grids["community_code"], grids["kind"], strict=True):
+    for code, ccode, kind, g in zip(grids["code"], grids["community_code"], grids["kind"],
+                                    metric["grids"], strict=True):
         if ccode not in comm_geom:
-            out.append(Violation("bad_reference", "grids", str(code), f"community {ccode} does not exist"))
+            out.append(Violation("bad_reference", "grids", str(code), f"community {ccode} does not exist",
+                                 *_where(g)))
         elif not str(code).startswith(str(ccode)):
             out.append(Violation("bad_reference", "grids", str(code),
-                                 f"grid code does not extend its community code {ccode}"))
+                                 f"grid code does not extend its community code {ccode}", *_where(g)))
         if kind not in GRID_KINDS:
             out.append(Violation("bad_attribute", "grids", str(code),
-                                 f"kind {kind!r} is not one of {', '.join(GRID_KINDS)}"))
+                                 f"kind {kind!r} is not one of {', '.join(GRID_KINDS)}", *_where(g)))
 
     b = district.buildings
     _check_buildings(b, metric["buildings"], out)
-    for code, gcode, ccode in zip(b["code"], b["grid_code"], b["community_code"], strict=True):
+    for code, gcode, ccode, g in zip(b["code"], b["grid_code"], b["community_code"],
+                                     metric["buildings"], strict=True):
         if gcode not in grid_comm:
-            out.append(Violation("bad_reference", "buildings", str(code), f"grid {gcode} does not exist"))
+            out.append(Violation("bad_reference", "buildings", str(code), f"grid {gcode} does not exist",
+                                 *_where(g)))
         elif grid_comm[gcode] != ccode:
             out.append(Violation("bad_reference", "buildings", str(code),
-                                 f"community_code {ccode} differs from its grid's community {grid_comm[gcode]}"))
+                                 f"community_code {ccode} differs from its grid's community {grid_comm[gcode]}",
+                                 *_where(g)))
         if not str(code).startswith(str(ccode)):
             out.append(Violation("bad_reference", "buildings", str(code),
-                                 f"building code does not extend its community code {ccode}"))
+                                 f"building code does not extend its community code {ccode}", *_where(g)))
 
     # tiling: communities in the street, grids in each community
     cvalid = [g for g, ok in zip(metric["communities"], valid["communities"], strict=True) if ok]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import shapely
 
 from geo_grid.district import District
+from geo_grid.errors import InvalidInput
 from geo_grid.topology import Violation
 
 #: Households a grid is expected to hold; outside this range is a warning.
@@ -33,15 +36,30 @@ def store_checks(district: District) -> list[Violation]:
     return out
 
 
-def warnings_of(district: District, households_given: bool) -> list[Violation]:
-    """Warnings: grids whose households (when the building layer gives them) fall outside
-    :data:`HOUSEHOLD_RANGE`."""
+def parse_household_range(text: str) -> tuple[int, int]:
+    """``"300-500"`` (or ``300–500``, ``300,500``) → ``(300, 500)``.
+
+    Raises
+    ------
+    InvalidInput
+        Not two whole numbers, or the first above the second.
+    """
+    parts = [p.strip() for p in re.split(r"[-–,~]", str(text)) if p.strip()]
+    if len(parts) != 2 or not all(p.isdigit() for p in parts) or int(parts[0]) > int(parts[1]):
+        raise InvalidInput(f"household range {text!r}: give LOW-HIGH, e.g. 300-500")
+    return int(parts[0]), int(parts[1])
+
+
+def warnings_of(district: District, households_given: bool,
+                household_range: tuple[int, int] = HOUSEHOLD_RANGE) -> list[Violation]:
+    """Warnings: residential and mixed grids whose households (when the building layer gives
+    them) fall outside ``household_range`` (:data:`HOUSEHOLD_RANGE` by default)."""
     if not households_given:
         return []
     g = district.grids
     per = district.buildings.groupby("grid_code")["households"].sum()
     out = []
-    lo, hi = HOUSEHOLD_RANGE
+    lo, hi = household_range
     for i, code in enumerate(g["code"]):
         n = int(per.get(code, 0))
         if g["kind"].iloc[i] in ("residential", "mixed") and not lo <= n <= hi:

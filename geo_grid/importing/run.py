@@ -14,15 +14,20 @@ import numpy as np
 from geo_grid.district import LAYERS, District
 from geo_grid.errors import InvalidInput, StoreError
 from geo_grid.importing.assemble import DEFAULTS, assemble
-from geo_grid.importing.checks import store_checks, warnings_of
+from geo_grid.importing.checks import HOUSEHOLD_RANGE, store_checks, warnings_of
 from geo_grid.importing.encoding import GB18030
 from geo_grid.importing.fields import parse_field_options, recognise
+from geo_grid.importing.fixes import violation_dict
 from geo_grid.importing.read import read_raw
+from geo_grid.importing.repair import Repair
+from geo_grid.importing.repair import repair as repair_layers
 from geo_grid.importing.reproject import parse_crs_options, to_store_crs
 from geo_grid.importing.sources import parse_source
 from geo_grid.topology import Violation, validate
 
 Progress = Callable[[str, float], None]
+
+__all__ = ["ImportResult", "import_store", "read_layers", "violation_dict"]
 
 
 @dataclass(frozen=True)
@@ -39,13 +44,17 @@ class ImportResult:
         Problems reported but accepted.
     report : dict
         The import report (JSON-ready): sources, CRS and encodings, fields, codes made,
-        defaults, violations.
+        defaults, ``violations`` (errors then warnings, each with its suggested ``fix``; also
+        split into ``errors`` and ``warnings``) and the ``repairs`` made with ``--repair``.
+    repairs : tuple of Repair
+        What ``repair=True`` changed (empty otherwise).
     """
 
     district: District
     errors: tuple[Violation, ...]
     warnings: tuple[Violation, ...]
     report: dict
+    repairs: tuple[Repair, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -53,15 +62,10 @@ class ImportResult:
         return not self.errors
 
 
-def violation_dict(v: Violation, severity: str) -> dict:
-    """A violation as it appears in the report."""
-    return {"severity": severity, "kind": v.kind, "layer": v.layer, "code": v.code,
-            "lon": v.lon, "lat": v.lat, "message": v.message}
-
-
 def read_layers(files: Mapping[str, str | Path], *, crs: Sequence[str] = (),
                 fields: Sequence[str] = (), encoding: str | None = None,
-                tolerance_m2: float = 1.0) -> ImportResult:
+                tolerance_m2: float = 1.0, repair: bool = False, tolerance_m: float = 1.0,
+                household_range: tuple[int, int] = HOUSEHOLD_RANGE) -> ImportResult:
     """Read, convert and check the four layers of a street office.
 
     Parameters
@@ -76,6 +80,14 @@ def read_layers(files: Mapping[str, str | Path], *, crs: Sequence[str] = (),
         Attribute encoding of Shapefiles (found from ``.cpg`` or the bytes otherwise).
     tolerance_m2 : float
         Gaps and overlaps up to this area are accepted.
+    repair : bool
+        Repair what can be repaired first (:func:`geo_grid.importing.repair.repair`): invalid
+        polygons, slivers, gaps, overlaps and outside parts narrower than ``tolerance_m``,
+        buildings straddling grids; every repair is listed in the report.
+    tolerance_m : float
+        The repairs' width tolerance in metres.
+    household_range : (int, int)
+        Residential and mixed grids with households outside it get a warning.
 
     Returns
     -------
@@ -112,8 +124,17 @@ def read_layers(files: Mapping[str, str | Path], *, crs: Sequence[str] = (),
             "fields": mapped[name],
         }
     district, notes, extra = assemble(layers, mapped)
+    repairs: list[Repair] = []
+    if repair:
+        district, repairs = repair_layers(district, tolerance_m=tolerance_m)
     errors = validate(district, tolerance_m2=tolerance_m2) + store_checks(district)
-    warnings = warnings_of(district, households_given="households" in mapped["buildings"])
+    # a straddling building given to the grid holding most of it is accepted as it is
+    straddled = {r.code for r in repairs if r.kind == "building_crosses_edge"}
+    errors = [v for v in errors if not (v.kind == "building_crosses_edge" and v.code in straddled)]
+    warnings = warnings_of(district, households_given="households" in mapped["buildings"],
+                           household_range=household_range)
+    errors_out = [violation_dict(v, "error") for v in errors]
+    warnings_out = [violation_dict(v, "warning") for v in warnings]
     residents = extra["residents"]
     report = {
         "ok": not errors,
@@ -125,10 +146,14 @@ def read_layers(files: Mapping[str, str | Path], *, crs: Sequence[str] = (),
         "generated_codes": notes.generated,
         "defaults": {k: {"default": DEFAULTS[k], "features": n} for k, n in notes.defaults.items()},
         "messages": notes.messages,
-        "errors": [violation_dict(v, "error") for v in errors],
-        "warnings": [violation_dict(v, "warning") for v in warnings],
+        "household_range": list(household_range),
+        "repair": {"enabled": bool(repair), "tolerance_m": tolerance_m},
+        "violations": errors_out + warnings_out,
+        "errors": errors_out,
+        "warnings": warnings_out,
+        "repairs": [r.to_dict() for r in repairs],
     }
-    return ImportResult(district, tuple(errors), tuple(warnings), report)
+    return ImportResult(district, tuple(errors), tuple(warnings), report, tuple(repairs))
 
 
 def sources_version(report: dict) -> str:
@@ -154,12 +179,18 @@ def remove_stale_builds(db: Path) -> list[Path]:
 def import_store(db: str | Path, files: Mapping[str, str | Path], *, crs: Sequence[str] = (),
                  fields: Sequence[str] = (), encoding: str | None = None, force: bool = False,
                  report_path: str | Path | None = None,
-                 progress: Progress | None = None) -> ImportResult:
+                 progress: Progress | None = None, repair: bool = False,
+                 tolerance_m: float = 1.0,
+                 household_range: tuple[int, int] = HOUSEHOLD_RANGE,
+                 on_report: Callable[[ImportResult], None] | None = None) -> ImportResult:
     """Import a street's own layers into a new store, all or nothing.
 
     The layers are read and checked (:func:`read_layers`); the report is written to
     ``report_path`` whatever the outcome; the store is built only when nothing stops it, in a
     temporary file moved into place at the end, so an existing store is untouched on failure.
+    ``repair``, ``tolerance_m`` and ``household_range`` go to :func:`read_layers`;
+    ``on_report`` is called with the result once the layers are read and checked, whatever
+    the outcome (the command line writes the report map with it).
 
     Returns
     -------
@@ -177,7 +208,8 @@ def import_store(db: str | Path, files: Mapping[str, str | Path], *, crs: Sequen
     db = Path(db)
     if db.exists() and not force:  # say so before reading anything
         raise StoreError(f"store {db} exists; give --force to replace it", path=str(db))
-    result = read_layers(files, crs=crs, fields=fields, encoding=encoding)
+    result = read_layers(files, crs=crs, fields=fields, encoding=encoding, repair=repair,
+                         tolerance_m=tolerance_m, household_range=household_range)
     if progress:
         progress("read and checked layers", 1)
     report = result.report
@@ -210,4 +242,6 @@ def import_store(db: str | Path, files: Mapping[str, str | Path], *, crs: Sequen
         if report_path is not None:
             Path(report_path).write_text(json.dumps(report, ensure_ascii=False, indent=2),
                                          encoding="utf-8")
+        if on_report is not None:
+            on_report(result)
     return result
