@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi
-    from api.routes import batch, coverage, grids, health, lookup, members, scenarios
+    from api.routes import batch, coverage, grids, health, imports, lookup, members, scenarios
 
     # routes are matched in order: the hottest first (the point lookup, with the benchmark's
     # no-op just before it)
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(members.router, prefix="/api/v1")
     app.include_router(scenarios.router, prefix="/api/v1")
     app.include_router(coverage.router, prefix="/api/v1")
+    app.include_router(imports.router, prefix="/api/v1")
     from api.routes import export
     app.include_router(export.router, prefix="/api/v1")
     map_routes.mount_static(app)

@@ -25,3 +25,6 @@ class Settings(BaseSettings):
         None, description="callers sending this as X-API-Key may ask for unmasked personal data")
     max_batch_items: int = 10_000
     max_upload_bytes: int = 20 * 1024 * 1024
+    max_import_bytes: int = Field(
+        200 * 1024 * 1024, description="largest request of an import (/api/v1/imports/...): "
+        "every file of it together, in bytes")

@@ -263,6 +263,7 @@ class ServiceState:
             raise
         self.store, self.snapshot = store, snapshot
         self._scenarios.clear()  # results kept by the old store's history
+        self._versions.clear()  # past boundary versions of the old store
         self._checked = time.monotonic()
         old.close()
         gc.freeze()
