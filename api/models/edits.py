@@ -88,6 +88,22 @@ class EditSummary(BaseModel):
 class EditOut(BaseModel):
     """A written edit: the new boundary version and what changed, with links."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "version": {"id": 2, "created_at": "2026-12-01T08:30:00.000000+00:00",
+                    "author": "网格办", "kind": "split", "note": "超过500户"},
+        "edit": {"kind": "split", "retired": ["320214052005002"],
+                 "added": ["320214052005014", "320214052005015"], "reshaped": [],
+                 "buildings_moved": 23, "members_moved": 13, "grid": "320214052005002",
+                 "households": 621, "k": 2,
+                 "parts": [{"code": "320214052005014", "name": "景渎社区第2网格-1",
+                            "households": 300, "buildings": 12},
+                           {"code": "320214052005015", "name": "景渎社区第2网格-2",
+                            "households": 321, "buildings": 11}]},
+        "links": {"version": "http://127.0.0.1:8000/api/v1/versions/2",
+                  "diff": "http://127.0.0.1:8000/api/v1/versions/1/diff/2",
+                  "diff_map": "http://127.0.0.1:8000/map/versions/1/diff/2"},
+    }]})
+
     version: VersionHead
     edit: EditSummary
     links: dict[str, str] = Field(default_factory=dict)
