@@ -163,7 +163,7 @@ def test_http_split_lookup_as_of_and_refusals(served, district):
     body = r.json()
     assert body["code"] == "topology" and body["violations"]
     assert all(-180 <= v["lon"] <= 180 and -90 <= v["lat"] <= 90 for v in body["violations"])
-    assert {v["kind"] for v in body["violations"]} & {"overlap", "outside_community", "outside"}
+    assert {v["kind"] for v in body["violations"]} & {"overlap", "outside_parent"}
 
     # grids of two communities cannot be merged; an unknown grid is a 404
     far = str(district.grids[district.grids.community_code != code[:12]].code.iloc[0])

@@ -14,6 +14,7 @@ from typing import Any
 
 from geo_grid.district import District
 from geo_grid.editing.edit import CodeSource, Edit
+from geo_grid.errors import InvalidInput
 from geo_grid.store.store import Store
 from geo_grid.store.versions import BoundaryVersion, apply_edit, code_source
 
@@ -57,11 +58,16 @@ def run_edit(store: Store, make: MakeEdit, *, author: str, note: str = "",
     ------
     GeoGridError
         Whatever the edit refuses (unknown grid, a line that does not cut it, grids that would
-        no longer tile their community...), or :class:`~geo_grid.errors.Conflict` if another
-        edit was written since ``district`` was read. Nothing is written then.
+        no longer tile their community, an edit that changes nothing...), or
+        :class:`~geo_grid.errors.Conflict` if another edit was written since ``district`` was
+        read. Nothing is written then.
     """
     district = district if district is not None else store.load_district()
     edit = make(district, code_source(store))
+    if not (edit.retired or len(edit.added) or len(edit.reshaped) or edit.moved):
+        # e.g. densify with no grid over the limit: nothing to write, and no empty version
+        raise InvalidInput(f"the {edit.kind} edit changes nothing; no version was written",
+                           kind=edit.kind)
     version = apply_edit(store, edit, base=district.boundary_version, author=author, note=note)
     return EditDone(edit, version)
 
