@@ -5,6 +5,7 @@ CLI and real HTTP."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -233,3 +234,29 @@ def test_api_errors_are_problems(http):
         assert r.headers["content-type"].startswith(PROBLEM)
         assert r.json()["code"] == code, params
 
+
+
+def test_a_past_boundary_version_is_exported_as_it_was(store_path, district, tmp_path):
+    from geo_grid.editing import merge_grids
+    from geo_grid.store.edits import run_edit
+
+    db = tmp_path / "edited.gpkg"
+    shutil.copy(store_path, db)
+    grids = district.grids
+    pair = next([a.code, b.code] for a in grids.itertuples() for b in grids.itertuples()
+                if a.code < b.code and a.community_code == b.community_code
+                and shapely.length(shapely.intersection(a.geometry, b.geometry)) > 1e-4)
+    store = Store(db)
+    try:
+        done = run_edit(store, lambda d, c: merge_grids(d, pair, c), author="test")
+        assert done.version.id == 2
+        before = district_of(store, 1)
+        after = district_of(store, None)
+    finally:
+        store.close()
+    (old,) = export_layers(before, "gpkg", tmp_path / "v1.gpkg")
+    (new,) = export_layers(after, "gpkg", tmp_path / "v2.gpkg")
+    old_codes = pyogrio.read_dataframe(old, layer="grids", read_geometry=False)["编码"].tolist()
+    new_codes = pyogrio.read_dataframe(new, layer="grids", read_geometry=False)["编码"].tolist()
+    assert old_codes == grids["code"].tolist()
+    assert len(new_codes) == len(old_codes) - 1 and not set(pair) & set(new_codes)

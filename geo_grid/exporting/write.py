@@ -93,8 +93,15 @@ def _wkt(frame: gpd.GeoDataFrame, target: Target) -> np.ndarray:
                           rounding_precision=decimals, trim=True)
 
 
+def _fields(layer: str, frame: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The exported fields of a layer without its geometry."""
+    named = attributes(layer, frame)
+    return pd.DataFrame(named.drop(columns=named.geometry.name))
+
+
 def _table(layer: str, frame: gpd.GeoDataFrame, target: Target) -> pd.DataFrame:
-    out = pd.DataFrame(attributes(layer, frame).drop(columns=frame.geometry.name))
+    """The exported fields and the geometry as WKT (a row per feature of a table)."""
+    out = _fields(layer, frame)
     out[WKT_COLUMN] = _wkt(frame, target)
     return out
 
@@ -125,7 +132,7 @@ def write_geojson(layers: dict[str, gpd.GeoDataFrame], tmp: Path, target: Target
     ``crs`` member is written and rings are oriented whatever the GDAL version)."""
     paths = []
     for name, frame in layers.items():
-        props = _records(pd.DataFrame(attributes(name, frame).drop(columns=frame.geometry.name)))
+        props = _records(_fields(name, frame))
         geoms = rfc7946(frame.geometry.array, decimals=GEOJSON_DECIMALS)
         features = [{"type": "Feature", "properties": p,
                      "geometry": None if g is None else g.__geo_interface__}
