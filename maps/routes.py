@@ -4,7 +4,8 @@ Wire into the app::
 
     from maps import routes as map_routes
     map_routes.mount_static(app)          # /static/... from installed packages
-    app.include_router(map_routes.router) # GET /, /map/scenarios/{id}, /map/scenarios/{id}/compare
+    app.include_router(map_routes.router) # GET /, /map/scenarios/{id}, /map/scenarios/{id}/compare,
+                                          #     /map/versions/{a}/diff/{b}
 
 Where the data come from is kept in three small functions, :func:`district_of`,
 :func:`figures_of` and :func:`scenario_of` (the running ``ServiceState`` at ``app.state.service`` when present, else
@@ -27,10 +28,12 @@ from fastapi.staticfiles import StaticFiles
 from geo_grid.district import District
 from geo_grid.errors import NotFound
 from geo_grid.figures import Figures, district_figures
+from geo_grid.store import versions as V  # noqa: N812
 from maps import _data as D  # noqa: N812
 from maps.assets import SERVED_DIRS, SERVED_FILES, render_html
 from maps.coverage import coverage_map
 from maps.emergency import compare_page, emergency_map
+from maps.versions import diff_map
 
 STATIC_PREFIX = "/static"
 router = APIRouter(tags=["maps"])
@@ -169,6 +172,32 @@ def scenario_page(sid: str, request: Request) -> HTMLResponse:
             summary="Before/after maps of a scenario, side by side and synchronised")
 def compare_view(sid: str, request: Request) -> HTMLResponse:
     return _scenario_page(request, sid, "compare", compare_page)
+
+
+@router.get("/map/versions/{a}/diff/{b}", response_class=HTMLResponse,
+            summary="Map of what changed between two boundary versions")
+def version_diff_map(a: int, b: int, request: Request) -> HTMLResponse:
+    """Grids added (green), removed (red, dashed), reshaped (orange, both outlines) and moved
+    buildings between boundary versions ``a`` and ``b`` (404 if either is unknown)."""
+    svc = getattr(request.app.state, "service", None)
+    if svc is None:  # a maps-only app (``app.state.district``) keeps no versions
+        raise NotFound("boundary versions are kept by the service's store; this app has none")
+    store = svc.store
+    va, vb = V.get_version(store, a), V.get_version(store, b)
+    district, _ = district_of(request)
+    tiles = tiles_of(request)
+    # a version never changes once written; its time tells it from a replaced store's version
+    key = ("versions", str(store.path), va.id, va.created_at, vb.id, vb.created_at,
+           tuple(sorted(tiles.items())))
+
+    def build() -> str:
+        grids_a, _ = V.layers_at(store, va.id)
+        grids_b, buildings_b = V.layers_at(store, vb.id)
+        return render_html(diff_map(grids_a, grids_b, buildings_b, V.diff(store, va.id, vb.id),
+                                    version_a=va, version_b=vb, district=district,
+                                    asset_mode="served", static_prefix=STATIC_PREFIX, **tiles))
+
+    return _page(_cached(request, key, build), tiles)
 
 
 def mount_static(app: FastAPI, prefix: str = STATIC_PREFIX) -> None:

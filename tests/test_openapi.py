@@ -81,7 +81,8 @@ def test_every_json_body_has_named_properties_and_an_example(spec):
     bodies = list(json_bodies(spec))
     # the routes of the README, at least: lookup, batch, grids, members, scenarios, coverage
     paths = {p for _, p, *_ in bodies}
-    for p in ("/api/v1/lookup", "/api/v1/lookup/batch", "/api/v1/grids", "/api/v1/coverage"):
+    for p in ("/api/v1/lookup", "/api/v1/lookup/batch", "/api/v1/grids", "/api/v1/coverage",
+              "/api/v1/versions", "/api/v1/versions/{version}", "/api/v1/versions/{a}/diff/{b}"):
         assert p in paths, p
     untyped = [f"{m} {p} {s} {t}" for m, p, s, t, media in bodies
                if not named(spec, media.get("schema", {}))]
