@@ -87,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(export.router, prefix="/api/v1")
     from api.routes import versions
     app.include_router(versions.router, prefix="/api/v1")
+    from api.routes import edits
+    app.include_router(edits.router, prefix="/api/v1")
     map_routes.mount_static(app)
     app.include_router(map_routes.router)
     # after the API: routes are matched in order, and the hot ones come first
