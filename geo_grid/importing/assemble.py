@@ -71,20 +71,27 @@ class Notes:
             self.defaults[key] = self.defaults.get(key, 0) + int(n)
 
 
+_WHOLE_FLOAT_TEXT = re.compile(r"\d+\.0")
+
+
 def text_values(s: pd.Series | None, n: int) -> list[str | None]:
     """Cells as trimmed text, None when blank; whole floats (from a DBF) without ``.0``."""
     if s is None:
         return [None] * n
     out: list[str | None] = []
+    append, whole = out.append, _WHOLE_FLOAT_TEXT.fullmatch
     for v in s.tolist():
-        if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
-            out.append(None)
+        if type(v) is str:  # the common case first: a city's layers have 100,000s of cells
+            t = v.strip()
+            append((t[:-2] if t.endswith(".0") and whole(t) else t) or None)
+        elif v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+            append(None)
         elif isinstance(v, float) and v.is_integer():
-            out.append(str(int(v)))
+            append(str(int(v)))
         else:
             t = str(v).strip()
-            t = t[:-2] if re.fullmatch(r"\d+\.0", t) else t
-            out.append(t or None)
+            t = t[:-2] if whole(t) else t
+            append(t or None)
     return out
 
 
@@ -117,19 +124,25 @@ def _by_name(values: list[str | None], codes: list[str], *names: list[str]) -> l
 
 def _as_written(key: str, address: str) -> str:
     """The parser's number key (``12a``) as the address writes it (``12A``) when it does."""
+    if key.lower() == key.upper():  # no letter (12, 12-1): written as it is, or not found
+        return key
     m = re.search(re.escape(key), address, flags=re.IGNORECASE)
     return m.group(0) if m else key
 
 
 def _kind(values: list[str | None], words: dict[str, str], allowed, default: str) -> list[str]:
     out = []
+    seen: dict[str, str] = {}  # a layer has a handful of distinct kinds: each is read once
     for v in values:
         if v is None:
             out.append(default)
             continue
-        low = v.strip().lower()
-        out.append(low if low in allowed
-                   else next((k for w, k in words.items() if w in v), default))
+        kind = seen.get(v)
+        if kind is None:
+            low = v.strip().lower()
+            kind = seen[v] = (low if low in allowed
+                              else next((k for w, k in words.items() if w in v), default))
+        out.append(kind)
     return out
 
 
@@ -206,7 +219,9 @@ def assemble(layers: dict[str, gpd.GeoDataFrame], fields: dict[str, dict[str, st
     g_comm_arr = np.asarray(g_comm, dtype=object)
     for ccode in pd.unique(g_comm_arr):
         idx = np.flatnonzero(g_comm_arr == ccode)
-        order = reading_order(gr_m[idx], top_of.get(ccode, _top(shapely.union_all(gr_m[idx]))), 400.0)
+        # the community's northern edge; the grids' own union only for an unknown community
+        top = top_of[ccode] if ccode in top_of else _top(shapely.union_all(gr_m[idx]))
+        order = reading_order(gr_m[idx], top, 400.0)
         got = sequence_codes([g_codes[i] for i in idx], str(ccode), 3, order)
         for i, c in zip(idx, got, strict=True):
             g_codes[i] = c
