@@ -37,6 +37,7 @@ STATUS_OF_ERROR: dict[type[E.GeoGridError], int] = {
     E.NotFound: 404,
     E.Conflict: 409,
     E.Forbidden: 403,
+    E.Unauthorized: 401,
     E.StoreError: 503,
     SolverFailed: 500,
 }

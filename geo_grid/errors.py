@@ -109,3 +109,10 @@ class Forbidden(GeoGridError):
 
     code = "forbidden"
     title = "Forbidden"
+
+
+class Unauthorized(GeoGridError):
+    """The caller is not authenticated (no, unknown or expired credentials)."""
+
+    code = "unauthorized"
+    title = "Authentication required"

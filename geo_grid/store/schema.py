@@ -176,7 +176,7 @@ meta = Table(
 FEATURE_TABLES = {"street": "MULTIPOLYGON", "communities": "MULTIPOLYGON", "grids": "MULTIPOLYGON",
                   "buildings": "MULTIPOLYGON"}
 ATTRIBUTE_TABLES = ("households", "members", "assignments", "scenarios", "geo_grid_meta",
-                    "assignment_versions", "boundary_versions")
+                    "assignment_versions", "boundary_versions", "users", "sessions", "audit")
 #: Past rows of the versioned layers (written by boundary edits, empty in a new store).
 HISTORY_TABLES = {"grids_history": "MULTIPOLYGON", "buildings_history": "MULTIPOLYGON"}
 #: Columns of the layer tables that are bookkeeping, not part of a district's layers.
@@ -199,3 +199,49 @@ assignment_versions = Table(
     Column("undone_by", Text, nullable=True),
     Column("created_at", Text, nullable=False),
 )
+
+# Accounts (see geo_grid.auth.users): secrets are kept only as hashes. ``token_hash`` is the
+# SHA-256 of the API token, ``once_hash`` of a one-time login token (cleared when used),
+# ``password_hash`` an Argon2 hash. ``scope`` is the street, community or grid code the account
+# is limited to (NULL: everywhere).
+users = Table(
+    "users", metadata, _fid(),
+    Column("name", Text, nullable=False, unique=True),
+    Column("role", Text, nullable=False),
+    Column("scope", Text, nullable=True),
+    Column("token_hash", Text, nullable=True, unique=True),
+    Column("once_hash", Text, nullable=True, unique=True),
+    Column("password_hash", Text, nullable=True),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", Text, nullable=False),
+)
+
+# Browser sessions: ``id_hash`` is the SHA-256 of the session id (the cookie), ``csrf`` the
+# token the session's forms must echo; a session is valid until ``expires_at`` (ISO, UTC).
+sessions = Table(
+    "sessions", metadata, _fid(),
+    Column("id_hash", Text, nullable=False, unique=True),
+    Column("user_name", Text, nullable=False, index=True),
+    Column("csrf", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("expires_at", Text, nullable=False),
+)
+
+# The audit trail (see geo_grid.auth.audit), append-only: ``hash`` chains each entry to the one
+# before it; ``targets`` is a JSON array of the codes or names acted on.
+audit = Table(
+    "audit", metadata, _fid(),
+    Column("seq", Integer, nullable=False, unique=True),
+    Column("at", Text, nullable=False, index=True),
+    Column("user", Text, nullable=False, index=True),
+    Column("role", Text, nullable=False),
+    Column("action", Text, nullable=False, index=True),
+    Column("route", Text, nullable=False),
+    Column("targets", Text, nullable=False, default="[]"),
+    Column("outcome", Text, nullable=False),
+    Column("client", Text, nullable=False, default=""),
+    Column("hash", Text, nullable=False),
+)
+
+#: The tables of accounts and the audit trail, created on opening a store built without them.
+AUTH_TABLES = (users, sessions, audit)

@@ -38,12 +38,18 @@ class Store:
 
     def _migrate(self) -> None:
         """Bring a store built by an earlier release up to the current schema: boundary
-        versions (the layers as built become version 1) and the layers' history tables. A
-        current store is only read."""
+        versions (the layers as built become version 1), the layers' history tables, and the
+        accounts and audit tables. A current store is only read."""
         with self.engine.connect() as conn:
             insp = inspect(conn)
-            if not insp.has_table("grids") or insp.has_table(schema.boundary_versions.name):
+            if not insp.has_table("grids"):
                 return
+            auth_missing = any(not insp.has_table(t.name) for t in schema.AUTH_TABLES)
+            boundaries_done = insp.has_table(schema.boundary_versions.name)
+        if auth_missing:
+            self._create_auth_tables()
+        if boundaries_done:
+            return
         from geo_grid.store.gpkg import add_rtree_index, register_table
 
         with self.engine.begin() as conn:
@@ -64,6 +70,24 @@ class Store:
                 id=1, created_at=meta.get("built_at", ""), author="geo-grid",
                 kind="import" if meta.get("synthetic") == "false" else "init",
                 note=meta.get("boundaries", ""), detail="{}"))
+
+    def _create_auth_tables(self) -> None:
+        """Create the accounts and audit tables (``schema.AUTH_TABLES``) a store built before
+        them lacks, and declare them in ``gpkg_contents``. The write lock is taken first, so
+        two processes opening the same old store do not both create them."""
+        from geo_grid.store.gpkg import register_table
+
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                for table in schema.AUTH_TABLES:
+                    if not inspect(conn).has_table(table.name):
+                        table.create(conn)
+                        register_table(conn, table.name, description=table.name)
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
 
     def boundary_version(self, conn=None) -> int:
         """The current boundary version (1 for the layers as built)."""
