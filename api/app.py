@@ -74,8 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from api.routes import batch, coverage, grids, health, imports, lookup, members, scenarios
 
     # routes are matched in order: the hottest first (the point lookup, with the benchmark's
-    # no-op just before it)
-    app.include_router(lookup.router, prefix="/api/v1")
+    # no-op just before it), on the app's own router rather than an included one
+    lookup.install(app)
     app.include_router(health.router)
     app.include_router(batch.router, prefix="/api/v1")
     app.include_router(grids.router, prefix="/api/v1")

@@ -18,6 +18,9 @@ The no-op, lookup and no-op-with-query runs alternate in ``--slices`` short runs
 two cores are shared with wrk and whatever else runs, so one long run of each would be measured
 under different loads); each route's slices are pooled: requests over time, latency percentiles of the mixture of
 the slices' distributions. ``errors`` counts socket errors and non-2xx answers (0 expected).
+``cpu_us`` is the server's CPU time (its processes' user + system time, from ``/proc``) per
+request: unlike requests per second it hardly depends on what else the machine runs, so
+``cpu_ratio`` (the no-op's CPU per request over the lookup's) is the steadier comparison.
 The last line printed is one JSON object.
 
     .venv/bin/python benchmarks/http.py [--db store.gpkg] [--duration 10] [--workers 2]
@@ -140,8 +143,35 @@ def start_server(db: Path, port: int, workers: int) -> subprocess.Popen:
     return proc
 
 
-def wrk(url: str, script: Path, seconds: float, connections: int, threads: int) -> dict:
-    """One wrk run; its figures (requests/s, latency percentiles in ms, errors)."""
+def process_tree_cpu(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its descendants so far (Linux ``/proc``)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:  # gone meanwhile
+                continue
+            ppid = int(stat.rpartition(")")[2].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(children.get(p, ()))
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return total
+
+
+def wrk(url: str, script: Path, seconds: float, connections: int, threads: int,
+        server_pid: int | None = None) -> dict:
+    """One wrk run; its figures (requests/s, latency percentiles in ms, errors, and the server's
+    CPU seconds over the run when ``server_pid`` is given)."""
+    cpu0 = process_tree_cpu(server_pid) if server_pid else 0.0
     run = subprocess.run(
         ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s",
          "--timeout", "10s", "-s", str(script), url], capture_output=True, text=True)
@@ -151,6 +181,7 @@ def wrk(url: str, script: Path, seconds: float, connections: int, threads: int) 
     line = [ln for ln in out.splitlines() if ln.startswith("{")][-1]
     r = json.loads(line)
     r["errors"] = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
+    r["server_cpu_s"] = process_tree_cpu(server_pid) - cpu0 if server_pid else 0.0
     return r
 
 
@@ -171,7 +202,8 @@ def pooled(runs: list[dict]) -> dict:
 
     return {"rps": round(n.sum() / secs, 1), "p50_ms": pct(50), "p90_ms": pct(90),
             "p99_ms": pct(99), "max_ms": max(r["max_us"] for r in runs) / 1000,
-            "requests": int(n.sum()), "errors": sum(r["errors"] for r in runs)}
+            "requests": int(n.sum()), "errors": sum(r["errors"] for r in runs),
+            "cpu_us": round(sum(r["server_cpu_s"] for r in runs) / n.sum() * 1e6, 1)}
 
 
 def main() -> None:
@@ -226,7 +258,7 @@ def main() -> None:
             for name in order:
                 secs = slice_s if name in sliced else args.duration
                 runs.setdefault(name, []).append(
-                    wrk(url, scripts[name], secs, args.connections, args.threads))
+                    wrk(url, scripts[name], secs, args.connections, args.threads, proc.pid))
         finally:
             proc.terminate()
             proc.wait(20)
@@ -235,7 +267,7 @@ def main() -> None:
     for name, r in best.items():
         print(f"{name:9s} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:6.2f} ms  "
               f"p90 {r['p90_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  "
-              f"max {r['max_ms']:7.2f} ms  errors {r['errors']}")
+              f"max {r['max_ms']:7.2f} ms  server CPU {r['cpu_us']:6.1f} us/req  errors {r['errors']}")
     bad = {name: r["errors"] for name, r in best.items() if r["errors"]}
     if bad:
         print(f"runs with errors or non-2xx answers: {bad}")
@@ -247,6 +279,9 @@ def main() -> None:
         "noop_p99_ms": noop["p99_ms"],
         "noop_query_rps": best["noop_query"]["rps"],
         "ratio_same_query": round(lookup["rps"] / best["noop_query"]["rps"], 3),
+        "lookup_cpu_us": lookup["cpu_us"], "noop_cpu_us": noop["cpu_us"],
+        "noop_query_cpu_us": best["noop_query"]["cpu_us"],
+        "cpu_ratio": round(noop["cpu_us"] / lookup["cpu_us"], 3),
         "tool": f"wrk -t{args.threads} -c{args.connections} (no-op and lookup: {args.slices} "
                 f"alternating {slice_s} s runs each; other routes: {args.duration} s)",
         "workers": args.workers,

@@ -2,15 +2,23 @@
 
 These routes are on the hot path: they take the ``Request`` and read the service and the
 ``unmasked`` switch from it directly. FastAPI's dependency machinery (``Depends(service)``,
-``Depends(unmasked)``) costs about a third of such a route's rate under load.
+``Depends(unmasked)``) costs about a third of such a route's rate under load, and FastAPI's
+per-request handler around an endpoint even without dependencies costs more than the point
+lookup's own work: :class:`RequestRoute` documents a route as FastAPI does but calls its
+endpoint as Starlette does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
+from starlette.routing import request_response
 
 from api.deps import unmasked
 from api.state import Snapshot
@@ -25,6 +33,37 @@ UNMASKED_PARAMS = {"parameters": [
     {"name": "x-api-key", "in": "header", "required": False, "schema": {"type": "string"}},
 ]}
 _BOOL = TypeAdapter(bool)
+
+
+class RequestRoute(APIRoute):
+    """A FastAPI route whose endpoint takes the ``Request`` alone and returns a ``Response``.
+
+    It is documented as any FastAPI route is (path, tags, ``response_model``, ``responses``,
+    ``openapi_extra`` for the parameters the endpoint reads itself), but called as Starlette
+    calls a plain endpoint: no dependency solving (which builds the query dictionary of every
+    request even when nothing reads it), no per-request exit stacks, no response model pass.
+    Errors raised by the endpoint still reach the app's exception handlers (problem+json).
+
+    Use it (``APIRouter(route_class=RequestRoute)``) only for endpoints that validate their
+    own input: FastAPI declares nothing for them, so an endpoint that asked for anything but
+    the request would silently get nothing; the constructor refuses such an endpoint.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[[Request], Awaitable[Response]],
+                 **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        d = self.dependant
+        name = getattr(endpoint, "__qualname__", repr(endpoint))
+        if (d.path_params or d.query_params or d.header_params or d.cookie_params
+                or d.body_params or d.dependencies or d.request_param_name is None):
+            raise TypeError(f"{name}: a RequestRoute endpoint takes the request only")
+        if self.max_body_size is not None:
+            raise TypeError(f"{name}: a RequestRoute reads no body, so it has no body limit")
+        self.app = request_response(endpoint)
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        # what FastAPI wraps when the route is reached through an included router
+        return self.endpoint
 
 
 def snapshot(request: Request) -> Snapshot:
