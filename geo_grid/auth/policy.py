@@ -69,6 +69,11 @@ def in_scope(p: Principal, code: str | None) -> bool:
     Only codes at or below the scope are inside it: a community user covers its grids and
     buildings, not its street, not a neighbour community.
 
+    A building's code is its community's code and a serial number, not its grid's (a building
+    can move to another grid and keeps its code): to ask about a building for a grid-scoped
+    principal, pass the building's ``grid_code``. Its own code is refused to a grid scope (the
+    safe side), and accepted by the street and community scopes above it.
+
     Parameters
     ----------
     p : Principal
@@ -149,7 +154,8 @@ def scope_filter(p: Principal, codes) -> np.ndarray:
     p : Principal
         Who asks.
     codes : array-like of str or None
-        Place codes; a None (or NaN) entry is a street-wide thing.
+        Place codes; a None (or NaN) entry is a street-wide thing. Filter buildings by their
+        ``grid_code`` (see :func:`in_scope`).
 
     Returns
     -------
