@@ -114,6 +114,105 @@ class GridLocator:
         return cls(codes, geoms, float(x0), float(y0), float(cell_deg), nx, ny, raster, ptr, cand,
                    covered, flat)
 
+    def with_edit(self, retired, added_codes, added_geoms) -> GridLocator:
+        """The index after a boundary edit, recomputed only around the grids that changed.
+
+        Equal, array for array, to :meth:`build` of the new grid layer (same cell size) — a
+        split of one grid in a city of 8,800 grids costs a fraction of a second instead of a
+        whole rebuild. When the edit moves the street's bounding box, the index is rebuilt.
+
+        Parameters
+        ----------
+        retired : iterable of str
+            Codes that are gone, or whose outline changed (they come back in ``added_*``).
+        added_codes, added_geoms : array_like
+            The new and the reshaped grids.
+
+        Returns
+        -------
+        GridLocator
+        """
+        retired = {str(c) for c in retired}
+        added_codes = np.asarray(list(added_codes), dtype=object)
+        added_geoms = np.asarray(list(added_geoms), dtype=object)
+        keep = np.array([str(c) not in retired for c in self.codes], dtype=bool)
+        codes = np.concatenate([self.codes[keep], added_codes])
+        geoms = np.concatenate([self.geoms[keep], added_geoms])
+        if len(codes) == 0 or not all(shapely.is_valid(added_geoms)):
+            return GridLocator.build(codes, geoms, self.cell)
+        order = np.argsort(codes, kind="stable")
+        codes, geoms = codes[order], geoms[order]
+        shapely.prepare(geoms)
+        cell = self.cell
+        minx, miny, maxx, maxy = shapely.total_bounds(geoms)
+        x0, y0 = minx - cell, miny - cell
+        nx = int(np.ceil((maxx - x0) / cell)) + 1
+        ny = int(np.ceil((maxy - y0) / cell)) + 1
+        if (x0, y0, nx, ny) != (self.x0, self.y0, self.nx, self.ny):
+            return GridLocator.build(codes, geoms, cell)
+        # old grid index -> new grid index (-1 for a retired grid)
+        new_pos = np.empty(len(order), dtype=np.int64)
+        new_pos[order] = np.arange(len(order))
+        remap = np.full(len(self.codes), -1, dtype=np.int64)
+        remap[np.flatnonzero(keep)] = new_pos[: int(keep.sum())]
+        # the window: every cell an old or new outline of a changed grid may touch, plus one
+        changed = np.concatenate([self.geoms[~keep], added_geoms])
+        bx0, by0, bx1, by1 = shapely.total_bounds(changed)
+        ix0 = max(int(np.floor((bx0 - x0) / cell)) - 1, 0)
+        iy0 = max(int(np.floor((by0 - y0) / cell)) - 1, 0)
+        ix1 = min(int(np.floor((bx1 - x0) / cell)) + 2, nx)
+        iy1 = min(int(np.floor((by1 - y0) / cell)) + 2, ny)
+        ix, iy = np.arange(ix0, ix1), np.arange(iy0, iy1)
+        gx, gy = np.meshgrid(x0 + ix * cell, y0 + iy * cell)
+        gx, gy = gx.ravel(), gy.ravel()
+        cid = (iy[:, None] * nx + ix[None, :]).ravel()
+        boxes = shapely.box(gx, gy, gx + cell, gy + cell)
+        # the window's cells, computed as build does, against every grid
+        ce, ge = shapely.STRtree(shapely.boundary(geoms)).query(boxes, predicate="intersects")
+        on_edge = np.zeros(len(cid), dtype=bool)
+        on_edge[ce] = True
+        win = np.full(len(cid), OUTSIDE, dtype=np.int32)
+        inner = np.flatnonzero(~on_edge)
+        pi, gi = shapely.STRtree(geoms).query(
+            shapely.points(gx[inner] + cell / 2, gy[inner] + cell / 2), predicate="intersects")
+        win[inner[pi]] = gi
+        # outside the window: grid indexes renumbered, boundary cells keep their candidates
+        raster = self.raster.copy()
+        in_grid = raster >= 0
+        raster[in_grid] = remap[raster[in_grid]]
+        old_cells = np.flatnonzero(self.raster <= FIRST_BOUNDARY)
+        old_cells = old_cells[np.argsort(-(self.raster[old_cells] + 3))]  # boundary-number order
+        in_win = np.zeros(nx * ny, dtype=bool)
+        in_win[cid] = True
+        kept = np.flatnonzero(~in_win[old_cells])
+        counts = np.diff(self.cand_ptr)[kept]
+        gather = (np.repeat(self.cand_ptr[kept] - np.r_[0, np.cumsum(counts)[:-1]], counts)
+                  + np.arange(counts.sum()))
+        old_cand = remap[self.cand_idx[gather]]
+        # the window's boundary cells
+        pairs = np.unique(np.stack([cid[ce], ge], axis=1), axis=0)
+        wcells = np.unique(cid[ce])
+        wcounts = np.bincount(np.searchsorted(wcells, pairs[:, 0]), minlength=len(wcells))
+        wptr = np.r_[0, np.cumsum(wcounts)]
+        box_of = dict(zip(cid.tolist(), boxes, strict=True))
+        wclosed = np.array([shapely.union_all(geoms[pairs[wptr[k]:wptr[k + 1], 1]]).covers(
+            box_of[int(c)]) for k, c in enumerate(wcells)], dtype=bool)
+        # both sets of boundary cells, numbered in cell order as build numbers them
+        cells = np.concatenate([old_cells[kept], wcells])
+        cnts = np.concatenate([counts, wcounts])
+        closed = np.concatenate([self.cand_closed[kept], wclosed])
+        cand_all = np.concatenate([old_cand, pairs[:, 1]])
+        seg = np.r_[0, np.cumsum(cnts)[:-1]]
+        o = np.argsort(cells, kind="stable")
+        cells, cnts, closed, seg = cells[o], cnts[o], closed[o], seg[o]
+        take = np.repeat(seg - np.r_[0, np.cumsum(cnts)[:-1]], cnts) + np.arange(cnts.sum())
+        cand = cand_all[take].astype(np.int32)
+        ptr = np.r_[0, np.cumsum(cnts)].astype(np.int64)
+        raster[cid] = win
+        raster[cells] = -(3 + np.arange(len(cells), dtype=np.int32))
+        return GridLocator(codes, geoms, self.x0, self.y0, cell, nx, ny, raster, ptr, cand,
+                           closed, array.array("i", raster.tobytes()))
+
     # ------------------------------------------------------------------ queries
 
     def locate(self, lon, lat) -> np.ndarray:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from geo_grid.address import AddressMatcher
 from geo_grid.batch import GridDirectory
@@ -95,10 +96,12 @@ class Gazetteer:
     team_json: dict[str, tuple[dict, dict]] = field(repr=False, default_factory=dict)
 
     @classmethod
-    def build(cls, district: District, cell_deg: float = 1e-4) -> Gazetteer:
-        """Build the locator and answer tables of a district."""
+    def build(cls, district: District, cell_deg: float = 1e-4,
+              locator: GridLocator | None = None) -> Gazetteer:
+        """Build the locator (unless given) and answer tables of a district."""
         g = district.grids
-        locator = GridLocator.build(g["code"], g.geometry.array, cell_deg=cell_deg)
+        if locator is None:
+            locator = GridLocator.build(g["code"], g.geometry.array, cell_deg=cell_deg)
         s = district.street.iloc[0]
         grid_info = {
             r["code"]: {"code": r["code"], "name": r["name"], "kind": r["kind"],
@@ -119,10 +122,28 @@ class Gazetteer:
         """The same indexes for a district of the same boundary version with new members or
         assignment (after apply/revert): only the teams are rebuilt."""
         if district.version != self.district.version or not district.version:
-            return Gazetteer.build(district, cell_deg=self.locator.cell)
+            return Gazetteer.build(district, cell_deg=self.locator.cell,
+                                   locator=self._locator_for(district))
         m = district.members
         teams = {code: frame for code, frame in m.groupby("grid_code")} if len(m) else {}
         return replace(self, district=district, teams=teams, team_json=team_answers(m))
+
+    def _locator_for(self, district: District) -> GridLocator | None:
+        """After a boundary edit of this district's grids, this locator updated around the
+        grids that changed (None when the street's layers are not the same street's)."""
+        if district.boundary_version == self.district.boundary_version:
+            return None
+        old = self.district.grids.set_index("code").geometry
+        new = district.grids.set_index("code").geometry
+        both = old.index.intersection(new.index)
+        same = shapely.equals_exact(np.asarray(old[both].array), np.asarray(new[both].array),
+                                    tolerance=0.0)
+        changed = set(both[~same])
+        retired = set(old.index.difference(new.index)) | changed
+        added = [c for c in new.index if c in changed or c not in old.index]
+        if len(retired) + len(added) > len(new) // 2:  # most of the layer changed: rebuild
+            return None
+        return self.locator.with_edit(retired, added, new[added].array)
 
     def grid_codes(self, lon, lat, crs: str | None = "wgs84") -> np.ndarray:
         """Grid code per point (None where not covered), any accepted CRS, vectorised."""
