@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from api.deps import allow_unmasked
 from api.models.lookup import LookupResult
 from api.models.problem import problem_responses
-from api.routes._read import RequestRoute
+from api.routes._read import RequestRoute, snapshot
 from geo_grid.crs import CRS_NAMES
 from geo_grid.errors import BadRequest
 from geo_grid.lookup import Gazetteer
@@ -209,8 +209,7 @@ async def lookup(request: Request) -> Response:
     """
     point = plain_point(request.scope["query_string"])
     if point is not None:
-        return Response(encoded_for(request.app.state.service.gazetteer).point(*point),
-                        media_type=JSON)
+        return Response(encoded_for(snapshot(request).gazetteer).point(*point), media_type=JSON)
     q = parse_query(request)
     show = q.unmasked and allow_unmasked(request, True, request.headers.get("x-api-key"))
     state = request.app.state.service
