@@ -13,6 +13,7 @@ from api.settings import Settings
 from api.state import ServiceState
 from geo_grid import __version__
 from geo_grid.store import Store, build_store
+from geo_grid.store.lock import hold_shared
 from maps import routes as map_routes
 
 
@@ -45,9 +46,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.service = open_state(settings)
+        # shared with the service's other workers; a rebuild of the store refuses while held
+        release = hold_shared(settings.db)
         try:
             yield
         finally:
+            release()
             app.state.service.store.close()
 
     app = FastAPI(

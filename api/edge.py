@@ -1,4 +1,23 @@
-"""Compression and conditional GET for every response of the app (one ASGI middleware).
+"""The edge of every request and response of the app (one ASGI middleware): limits on what
+comes in, security headers, compression and conditional GET on what goes out.
+
+Requests
+--------
+- A query string over :data:`MAX_QUERY_BYTES` is answered ``414`` (problem+json).
+- An ``X-API-Key`` that is not ASCII is answered ``400`` (a key is ASCII; comparing other bytes
+  would fail further in).
+- The body is counted as it streams in, whatever its framing (``Content-Length`` or chunked,
+  JSON or multipart): once it passes the route's limit (:func:`body_limit`: imports, uploads,
+  JSON) the request is answered ``413`` there and then, and the route sees the client gone. A
+  ``Content-Length`` over the limit is answered before anything is read.
+
+Responses
+---------
+- Every response gets ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``
+  and ``X-Frame-Options`` (``DENY``; ``SAMEORIGIN`` for pages whose own policy lets the site
+  frame them); a response without a ``Content-Security-Policy`` that is not an HTML page gets
+  ``default-src 'none'; frame-ancestors 'none'`` (the map and docs pages set their own).
+- A ``405`` names the methods of the path in ``Allow``.
 
 - A body of at least ``minimum_size`` bytes whose type is text-like (HTML, JSON, GeoJSON,
   problem+json, CSS, JavaScript, CSV, SVG) is gzip-compressed when the client accepts gzip.
@@ -17,11 +36,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import threading
 from collections import OrderedDict
 
 import anyio.to_thread
 from starlette.datastructures import MutableHeaders
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COMPRESSIBLE = frozenset({
@@ -32,6 +53,85 @@ COMPRESSIBLE = frozenset({
 GZ_SUFFIX = "-gz"
 #: bodies from this size on are compressed in a worker thread and their gzip kept in the cache
 LARGE = 128 * 1024
+#: longest query string answered (a lookup's address is a few hundred bytes)
+MAX_QUERY_BYTES = 8 * 1024
+#: limits used when the app has no settings (``max_upload_bytes``, ``max_import_bytes``,
+#: ``max_json_bytes`` of :class:`api.settings.Settings`)
+DEFAULT_LIMITS = {"max_upload_bytes": 20 * 1024 * 1024, "max_import_bytes": 200 * 1024 * 1024,
+                  "max_json_bytes": 5 * 1024 * 1024}
+#: room for the multipart framing and the small form fields around an uploaded file
+MULTIPART_SLACK = 64 * 1024
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+PROBLEM = "application/problem+json"
+
+
+def body_limit(scope: Scope, content_type: str) -> int:
+    """The most body bytes a request may send: ``max_import_bytes`` for an import
+    (``/api/v1/imports``), ``max_upload_bytes`` (plus the multipart framing) for another
+    multipart upload, ``max_json_bytes`` for anything else."""
+    app = scope.get("app")
+    settings = getattr(getattr(app, "state", None), "settings", None)
+
+    def setting(name: str) -> int:
+        return int(getattr(settings, name, None) or DEFAULT_LIMITS[name])
+
+    if scope["path"].startswith("/api/v1/imports"):
+        return setting("max_import_bytes") + MULTIPART_SLACK
+    if content_type.startswith("multipart/"):
+        return setting("max_upload_bytes") + MULTIPART_SLACK
+    return setting("max_json_bytes")
+
+
+def problem_message(status: int, title: str, detail: str, path: str,
+                    extra_headers: list[tuple[bytes, bytes]] = ()) -> tuple[Message, Message]:
+    """The start and body messages of a problem+json answer made by the middleware itself."""
+    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail,
+                       "instance": path}, ensure_ascii=False).encode()
+    headers = [(b"content-type", PROBLEM.encode()), (b"content-length", str(len(body)).encode()),
+               *extra_headers]
+    return ({"type": "http.response.start", "status": status, "headers": headers},
+            {"type": "http.response.body", "body": body})
+
+
+def secure_headers(raw: list[tuple[bytes, bytes]], scope: Scope, status: int) -> None:
+    """Add the security headers (and ``Allow`` to a 405) to raw response headers."""
+    names = {k.lower() for k, _ in raw}
+    raw.extend(h for h in SECURITY_HEADERS if h[0] not in names)
+    csp = next((v for k, v in raw if k.lower() == b"content-security-policy"), None)
+    if b"x-frame-options" not in names:
+        raw.append((b"x-frame-options",
+                    b"SAMEORIGIN" if csp and b"frame-ancestors 'self'" in csp else b"DENY"))
+    if csp is None:
+        ctype = next((v for k, v in raw if k.lower() == b"content-type"), b"")
+        if not ctype.lower().startswith(b"text/html"):
+            raw.append((b"content-security-policy", API_CSP))
+    if status == 405 and b"allow" not in names:
+        allowed = allowed_methods(scope)
+        if allowed:
+            raw.append((b"allow", ", ".join(allowed).encode()))
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(scope: Scope) -> list[str]:
+    """The methods the app's routes answer on the request's path (for a 405's ``Allow``):
+    each method is tried against the routes, as the router would match it."""
+    router = getattr(scope.get("app"), "router", None)
+    routes = getattr(router, "routes", ())
+    allowed = []
+    for method in METHODS:
+        probe = dict(scope, method=method)
+        for route in routes:
+            try:
+                match, _ = route.matches(probe)
+            except Exception:  # noqa: BLE001 - a route that cannot say is left out
+                continue
+            if match == Match.FULL:
+                allowed.append(method)
+                break
+    return allowed
 
 
 def accepts_gzip(header: str) -> bool:
@@ -56,7 +156,7 @@ def _tags(header: str) -> set[str]:
 
 
 class EdgeMiddleware:
-    """Gzip and ETag/304 handling; see the module docstring.
+    """Request limits, security headers, gzip and ETag/304 handling; see the module docstring.
 
     Parameters
     ----------
@@ -83,11 +183,33 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         gz, inm = False, None
+        ctype, declared, refusal = "", None, None
         for name, value in scope["headers"]:  # raw scan: this runs on every request
             if name == b"accept-encoding":
                 gz = accepts_gzip(value.decode("latin-1"))
             elif name == b"if-none-match":
                 inm = value.decode("latin-1")
+            elif name == b"content-type":
+                ctype = value.decode("latin-1").lower()
+            elif name == b"content-length":
+                declared = value
+            elif name == b"x-api-key" and not value.isascii():
+                refusal = (400, "Bad request", "the X-API-Key header must be ASCII text")
+        if len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
+            refusal = (414, "URI too long", f"the query string is {len(scope['query_string'])} "
+                       f"bytes, over the limit of {MAX_QUERY_BYTES} bytes")
+        limit = body_limit(scope, ctype)
+        if refusal is None and declared is not None:
+            size = int(declared) if declared.isdigit() else -1
+            if size > limit:
+                refusal = (413, "Payload too large", f"a body of {size} bytes is over this "
+                           f"route's limit of {limit} bytes")
+        if refusal is not None:
+            start, body = problem_message(*refusal, scope["path"])
+            secure_headers(start["headers"], scope, refusal[0])
+            await send(start)
+            await send(body)
+            return
         conditional = scope["method"] in ("GET", "HEAD")
         if inm and GZ_SUFFIX in inm:
             # the app compares tags of the plain body: hand it the tags without the suffix
@@ -97,9 +219,41 @@ class EdgeMiddleware:
                 for k, v in scope["headers"]])
         held: list[Message] = []
         passthrough = False
+        received = 0
+        started = answered = False  # answered: the middleware sent the 413 itself
+
+        cut = False  # the body went over the limit: the route is told the client is gone
+
+        async def limited_receive() -> Message:
+            # the body counted as it comes, whatever its framing
+            nonlocal received, answered, cut
+            if cut:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    cut = True
+                    if not started:
+                        answered = True
+                        start, body = problem_message(
+                            413, "Payload too large", f"the body is over this route's limit of "
+                            f"{limit} bytes", scope["path"])
+                        secure_headers(start["headers"], scope, 413)
+                        await send(start)
+                        await send(body)
+                    # the route stops reading and its answer is dropped; the server discards
+                    # the rest of the body (the client reads the 413 once it has sent it)
+                    return {"type": "http.disconnect"}
+            return message
 
         async def edge_send(message: Message) -> None:
-            nonlocal passthrough
+            nonlocal passthrough, started
+            if answered:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+                secure_headers(message.setdefault("headers", []), scope, message["status"])
             if passthrough:
                 await send(message)
             elif message["type"] == "http.response.start":
@@ -113,7 +267,12 @@ class EdgeMiddleware:
                     await send(held.pop(0))
                 await send(message)
 
-        await self.app(scope, receive, edge_send)
+        try:
+            await self.app(scope, limited_receive, edge_send)
+        except Exception:
+            if not answered:
+                raise
+            # the route failed on the body cut short: the 413 is its answer
 
     async def _finish(self, start: Message, body: bytes, send: Send, gz: bool,
                       inm: str | None, conditional: bool) -> None:

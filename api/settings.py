@@ -28,3 +28,14 @@ class Settings(BaseSettings):
     max_import_bytes: int = Field(
         200 * 1024 * 1024, description="largest request of an import (/api/v1/imports/...): "
         "every file of it together, in bytes")
+    max_json_bytes: int = Field(
+        5 * 1024 * 1024, description="largest request body of any other route (JSON), in bytes; "
+        "counted as it streams in, chunked or not")
+    max_json_depth: int = Field(64, description="deepest nesting of arrays and objects in a "
+                                "JSON body")
+    max_sealed_vertices: int = Field(10_000, description="most vertices of a scenario's "
+                                     "sealed_area")
+    max_read_seconds: float = Field(60.0, description="an uploaded roster is read in a child "
+                                    "process killed after this long")
+    max_read_mib: int = Field(1024, description="memory the child process reading an uploaded "
+                              "roster may take, in MiB")

@@ -377,8 +377,13 @@ def serve(db: Path = DbOption,
     if boundaries is not None:
         os.environ["GEO_GRID_BOUNDARIES"] = str(boundaries.resolve())
     console.print(f"serving {db} on http://{host}:{port}/")
+    from api.logs import log_config
+    from api.protocol import ProblemHttpToolsProtocol
+
+    # access log lines keep the path only (query strings hold residents' addresses), and the
+    # requests uvicorn refuses itself (a URL over 64 KiB) are answered with problem+json too
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info")
+                log_level="info", log_config=log_config(), http=ProblemHttpToolsProtocol)
 
 
 @app.command()

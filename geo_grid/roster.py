@@ -14,6 +14,7 @@ import pandas as pd
 from geo_grid.district import District
 from geo_grid.figures import Figures, district_figures
 from geo_grid.privacy import mask_frame
+from geo_grid.tables.cells import neutralize_frame
 
 ROLE_ZH = {"secretary": "党员书记", "social_worker": "党员社工", "volunteer": "党员志愿者"}
 
@@ -114,13 +115,15 @@ def write_roster(district: District, path: Path | str, unmasked: bool = False,
             "branch_name": "党支部", "available": "在岗"})
     teams["角色"] = teams["角色"].map(ROLE_ZH)
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
-        frame.to_excel(xw, sheet_name="分栋", index=False)
-        teams.to_excel(xw, sheet_name="网格团队", index=False)
+        # openpyxl writes a string starting with "=" as a formula: text cells are quoted first
+        neutralize_frame(frame).to_excel(xw, sheet_name="分栋", index=False)
+        neutralize_frame(teams).to_excel(xw, sheet_name="网格团队", index=False)
         gname = dict(zip(district.grids["code"], district.grids["name"], strict=True))
         cname = dict(zip(district.communities["code"], district.communities["name"], strict=True))
-        figures_frame(fig.grid, gname, "网格编码").to_excel(xw, sheet_name="网格汇总", index=False)
-        figures_frame(fig.community, cname, "社区编码").to_excel(xw, sheet_name="社区汇总",
-                                                               index=False)
+        neutralize_frame(figures_frame(fig.grid, gname, "网格编码")).to_excel(
+            xw, sheet_name="网格汇总", index=False)
+        neutralize_frame(figures_frame(fig.community, cname, "社区编码")).to_excel(
+            xw, sheet_name="社区汇总", index=False)
         for ws in xw.book.worksheets:
             for col in ws.iter_cols(min_row=1, max_row=ws.max_row):
                 if col[0].value in ("电话", "网格编码", "楼栋编码", "成员编号", "社区编码"):

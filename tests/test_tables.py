@@ -30,6 +30,7 @@ from geo_grid.tables import (
     check_id_number,
     decode_text,
     id_problems,
+    neutralize,
     phone_problems,
     read_rows,
     read_table,
@@ -172,13 +173,14 @@ def test_batch_fast_xlsx_and_csv_outputs_agree(tmp_path):
     source = _calamine(src)[2:]
     for i, r in enumerate(got[2:]):
         # every cell as read (numbers, dates), order kept; ID and phone as text
-        assert [r[j] for j in (0, 1, 4, 5)] == [source[i][j] for j in (0, 1, 4, 5)]
+        # (text a spreadsheet would run as a formula comes back quoted: "=1+1" → "'=1+1")
+        assert [r[j] for j in (0, 1, 4, 5)] == [neutralize(source[i][j]) for j in (0, 1, 4, 5)]
         assert r[col["序号"]] == i + 1
         assert r[col["身份证号"]] == cell_text(source[i][2])
         assert r[col["联系电话"]] == rows[i][3]
         if i != 7:
             assert r[col["身份证号"]] == rows[i][2]
-        assert r[col["家庭住址"]] == (rows[i][4] or "")
+        assert r[col["家庭住址"]] == neutralize(rows[i][4] or "")
         assert r[col["出生日期"]] == rows[i][5].date()
         assert r[col["匹配状态"]] in set(MatchStatus)
         # the CSV holds the same added cells as text
@@ -187,8 +189,8 @@ def test_batch_fast_xlsx_and_csv_outputs_agree(tmp_path):
     assert "stored as a number" in got[9][col["数据问题"]]
     assert got[9][col["身份证号"]] == "320214199001011328"  # Excel's 15 digits, flagged
     ws = openpyxl.load_workbook(tmp_path / "out.xlsx").active
-    cell = ws.cell(row=6, column=5)  # the "=1+1" address
-    assert cell.value == "=1+1" and cell.data_type == "s"
+    cell = ws.cell(row=6, column=5)  # the "=1+1" address, quoted
+    assert cell.value == "'=1+1" and cell.data_type == "s"
     assert all(ws.cell(row=r, column=4).number_format == "@" for r in range(3, 403))
 
 
@@ -345,9 +347,12 @@ def test_tricky_text_round_trips_through_csv_and_xlsx(tmp_path):
     run_batch(src, tmp_path / "out.xlsx", matcher, directory)
     with (tmp_path / "out.csv").open(encoding="utf-8", newline="") as fh:
         back_csv = [r[:5] for r in csv.reader(fh)]
-    assert back_csv == lines  # every cell exactly as read: leading zeros, '=' kept as text
+    # every cell exactly as read (leading zeros kept), but text a spreadsheet would run as a
+    # formula ("=HYPERLINK(...)", "@SUM(A1)") quoted with a leading '
+    expected = [[neutralize(v) for v in row] for row in lines]
+    assert expected != lines and back_csv == expected
     back_xlsx = [r[:5] for r in _calamine(tmp_path / "out.xlsx")]
-    assert back_xlsx == lines
+    assert back_xlsx == expected
     ws = openpyxl.load_workbook(tmp_path / "out.xlsx").active
     assert all(cell.data_type == "s" for row in ws.iter_rows(min_row=2, max_col=5)
                for cell in row if cell.value is not None)

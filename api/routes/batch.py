@@ -12,6 +12,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from api.bodies import parse_json
 from api.deps import service
 from api.models.batch import BatchResult
 from api.models.problem import problem_responses
@@ -19,6 +20,7 @@ from api.state import ServiceState
 from geo_grid.batch import run_batch
 from geo_grid.crs import CRS_NAMES, normalize_crs
 from geo_grid.errors import InvalidInput, PayloadTooLarge
+from geo_grid.tables import read_table_safely
 
 router = APIRouter(tags=["lookup"])
 
@@ -64,19 +66,11 @@ async def lookup_batch(request: Request, state: ServiceState = Depends(service))
     """
     settings = request.app.state.settings
     ctype = request.headers.get("content-type", "")
-    declared = int(request.headers.get("content-length") or 0)
+    # the body's size is limited as it streams in (api.edge): max_upload_bytes for a file,
+    # max_json_bytes for JSON
     if ctype.startswith("multipart/form-data"):
-        if declared > settings.max_upload_bytes + 64 * 1024:
-            raise PayloadTooLarge(f"upload of {declared} bytes is over the limit of "
-                                  f"{settings.max_upload_bytes} bytes")
         return await _file(request, state, settings.max_upload_bytes)
-    if declared > settings.max_upload_bytes:
-        raise PayloadTooLarge(f"body of {declared} bytes is over the limit of {settings.max_upload_bytes} bytes")
-    body = await request.body()
-    try:
-        items = json.loads(body)
-    except ValueError as exc:
-        raise InvalidInput(f"body is not JSON: {exc}") from exc
+    items = parse_json(await request.body(), settings.max_json_depth)
     if not isinstance(items, list):
         raise InvalidInput("body must be a JSON array of addresses or {lon, lat, crs} objects")
     if len(items) > settings.max_batch_items:
@@ -110,7 +104,13 @@ async def _file(request: Request, state: ServiceState, limit: int):
             fh.write(chunk)
     dst = Path(tmp.name) / f"out{suffix}"
     gaz = state.gazetteer
+    settings = request.app.state.settings
     try:
+        # read in a child process with a memory and time limit (a spreadsheet bomb must not
+        # take the service down); run_batch then gets these rows instead of reading the file
+        raw = await run_in_threadpool(read_table_safely, src, sheet=sheet,
+                                      max_seconds=settings.max_read_seconds,
+                                      max_mib=settings.max_read_mib)
         report = await run_in_threadpool(
             run_batch, src, dst, gaz.matcher, gaz.directory,
             address_column=str(column) if column else None, sheet=sheet, crs=crs,
@@ -119,6 +119,11 @@ async def _file(request: Request, state: ServiceState, limit: int):
         tmp.cleanup()  # only the temporary files: the error goes on to the problem+json handlers
         raise
     name = Path(upload.filename).stem + f"_网格{suffix}"
-    return FileResponse(dst, media_type=MEDIA[suffix], filename=name,
+    media = MEDIA[suffix]
+    if suffix == ".csv":
+        # the CSV is written back in the roster's own encoding: say which
+        charset = {"utf-8-sig": "utf-8"}.get(raw.encoding, raw.encoding)
+        media = f"text/csv; charset={charset}"
+    return FileResponse(dst, media_type=media, filename=name,
                         headers={"X-Batch-Summary": json.dumps(report, ensure_ascii=True, default=str)},
                         background=BackgroundTask(tmp.cleanup))

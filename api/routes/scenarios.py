@@ -8,13 +8,33 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from api.bodies import StrictJSONRoute
 from api.deps import service
 from api.models.scenarios import Applied, Moves, Reverted, ScenarioFull, ScenarioItem, ScenarioOut
 from api.schemas import ScenarioIn
 from api.state import ServiceState
+from geo_grid.errors import InvalidInput
 from geo_grid.figures import coverage_tables
 
-router = APIRouter(tags=["scenarios"])
+# bodies parsed strictly (no NaN, bounded nesting and numbers: api.bodies); their size is
+# limited as they stream in (api.edge, max_json_bytes)
+router = APIRouter(tags=["scenarios"], route_class=StrictJSONRoute)
+
+
+def count_vertices(geojson: object, limit: int) -> int:
+    """Positions in a GeoJSON geometry, Feature or FeatureCollection, counted up to just past
+    ``limit`` (iteratively: a position is a list of numbers)."""
+    count, stack = 0, [geojson]
+    while stack and count <= limit:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            if v and all(isinstance(x, int | float) for x in v):
+                count += 1
+            else:
+                stack.extend(v)
+    return count
 
 
 def links(request: Request, sid: str) -> dict[str, str]:
@@ -56,7 +76,12 @@ async def create_scenario(request: Request, body: ScenarioIn = Body(...),
     """Rebalance the current assignment under an emergency scenario and keep the result.
 
     The result is not applied: ``POST /api/v1/scenarios/{id}/apply`` makes it current.
+    A ``sealed_area`` has at most ``max_sealed_vertices`` vertices (10,000 by default).
     """
+    limit = request.app.state.settings.max_sealed_vertices
+    if body.sealed_area is not None and count_vertices(body.sealed_area, limit) > limit:
+        raise InvalidInput(f"sealed_area has more than {limit} vertices; simplify it",
+                           max_vertices=limit)
     kept = await run_in_threadpool(state.run_scenario, body.model_dump(exclude_none=True))
     view = scenario_json(request, kept)
     return JSONResponse(view, status_code=201, headers={"Location": view["links"]["self"]})

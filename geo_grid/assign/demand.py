@@ -70,14 +70,23 @@ def household_counts(buildings: pd.DataFrame, households: pd.DataFrame | None) -
     return out
 
 
+#: Largest surge weight (a flag's extra or a code's multiplier). A weight is a factor on a
+#: building's load: beyond this, loads overflow the solver's numbers (1e308 becomes inf).
+MAX_SURGE = 100.0
+
+
 def split_surge(surge: Mapping[str, float] | None) -> tuple[dict[str, float], dict[str, float]]:
-    """Split a surge mapping into (flag extras, code multipliers), checking the values."""
+    """Split a surge mapping into (flag extras, code multipliers), checking the values
+    (finite, and at most :data:`MAX_SURGE`)."""
     flags: dict[str, float] = {}
     codes: dict[str, float] = {}
     for key, value in (surge or {}).items():
         v = float(value)
         if not np.isfinite(v):
             raise AssignmentError(f"surge weight for {key!r} must be finite", key=key)
+        if v > MAX_SURGE:
+            raise AssignmentError(f"surge weight for {key!r} is {v:g}, over the limit of "
+                                  f"{MAX_SURGE:g}", key=key)
         if key in VULNERABLE_FLAGS:
             if v < 0:
                 raise AssignmentError(f"surge extra for {key!r} must be >= 0", key=key)

@@ -46,7 +46,7 @@ from geo_grid.district import LAYERS, District
 from geo_grid.errors import InvalidInput
 from geo_grid.exporting.columns import PLACEMARK_NAME, attributes
 from geo_grid.exporting.target import Target, target_crs, to_target
-from geo_grid.tables import write_frame, write_xlsx
+from geo_grid.tables import neutralize_values, write_frame, write_xlsx
 
 FORMATS = ("gpkg", "geojson", "shp", "kml", "xlsx", "csv")
 #: The file a one-file format writes (inside a directory given as the output).
@@ -198,7 +198,8 @@ def write_xlsx_book(layers: dict[str, gpd.GeoDataFrame], tmp: Path, target: Targ
                                f"more than an Excel cell holds ({EXCEL_CELL_CHARS}); export "
                                "it as gpkg, shp or csv", layer=name, code=str(code))
         header = [str(c) for c in table.columns]
-        columns = [table[c].tolist() for c in table.columns]
+        # a text cell a spreadsheet would run as a formula is quoted (CSV: in write_frame)
+        columns = [neutralize_values(table[c].tolist()) for c in table.columns]
         text = [j for j, c in enumerate(table.columns) if table[c].dtype == object]
         widths = [60 if c == WKT_COLUMN else 20 if j in text else 10
                   for j, c in enumerate(header)]

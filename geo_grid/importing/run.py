@@ -164,18 +164,6 @@ def sources_version(report: dict) -> str:
     return h.hexdigest()[:16]
 
 
-def remove_stale_builds(db: Path) -> list[Path]:
-    """Delete temporary stores left beside ``db`` by builds that were killed (their process
-    is gone); return them."""
-    gone = []
-    for tmp in db.parent.glob(f".{db.name}.building-*"):
-        pid = tmp.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            tmp.unlink(missing_ok=True)
-            gone.append(tmp)
-    return gone
-
-
 def import_store(db: str | Path, files: Mapping[str, str | Path], *, crs: Sequence[str] = (),
                  fields: Sequence[str] = (), encoding: str | None = None, force: bool = False,
                  report_path: str | Path | None = None,
@@ -233,7 +221,6 @@ def import_store(db: str | Path, files: Mapping[str, str | Path], *, crs: Sequen
                                      ensure_ascii=False),
             "import_encodings": json.dumps({k: report["layers"][k]["encoding"] for k in LAYERS}),
         }
-        remove_stale_builds(db)
         build_store_from(db, result.district, meta, force=force, progress=progress)
         report["store"] = str(db)
         report["boundaries_version"] = meta["boundaries_version"]

@@ -22,6 +22,7 @@ from geo_grid.layers import DEFAULT_BOUNDARIES, load_layers
 from geo_grid.population import PopulationParams, generate_households, generate_members
 from geo_grid.store import schema
 from geo_grid.store.gpkg import add_rtree_index, configure_engine, init_gpkg, register_table
+from geo_grid.store.lock import exclusive
 from geo_grid.topology import validate
 
 Progress = Callable[[str, float], None]
@@ -240,8 +241,30 @@ def _write_atomically(path: Path, district: District, meta: dict[str, str],
     """Write the store to a temporary file beside ``path``, then move it into place.
 
     A failure, or a process killed at any moment, leaves an existing store exactly as it was.
+    The store's lock is held alone throughout (:func:`geo_grid.store.lock.exclusive`): a
+    running service holding it makes this fail at once with a :class:`StoreError`, before
+    anything is written. Temporary files of killed builds are deleted first.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    with exclusive(path):
+        remove_stale_builds(path)
+        _write_and_replace(path, district, meta, progress)
+
+
+def remove_stale_builds(db: Path) -> list[Path]:
+    """Delete temporary stores left beside ``db`` by builds that were killed (their process
+    is gone); return them."""
+    gone = []
+    for tmp in Path(db).parent.glob(f".{Path(db).name}.building-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            tmp.unlink(missing_ok=True)
+            gone.append(tmp)
+    return gone
+
+
+def _write_and_replace(path: Path, district: District, meta: dict[str, str],
+                       progress: Progress | None) -> None:
     tmp = path.with_name(f".{path.name}.building-{os.getpid()}")
     tmp.unlink(missing_ok=True)
     try:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy import inspect as sa_inspect
 
 from geo_grid.errors import Conflict, NotFound
@@ -51,15 +51,28 @@ def current_version(store: Store) -> str | None:
     return store.assignment_version()
 
 
+#: Computed scenarios never applied that are kept (the newest); a result weighs 1–2 MB.
+KEEP_COMPUTED = 200
+
+
 def save_scenario(store: Store, name: str, spec: dict[str, Any], result: dict[str, Any],
-                  base_version: str | None) -> str:
-    """Keep a computed scenario and its result; returns its new id."""
+                  base_version: str | None, keep_computed: int = KEEP_COMPUTED) -> str:
+    """Keep a computed scenario and its result; returns its new id.
+
+    Only the newest ``keep_computed`` scenarios that were computed and never applied are kept:
+    older ones are deleted in the same transaction. Applied scenarios are always kept (the
+    versions and the revert stack refer to them).
+    """
     sid = uuid.uuid4().hex[:12]
+    s = schema.scenarios
     with store.engine.begin() as conn:
-        conn.execute(insert(schema.scenarios).values(
+        conn.execute(insert(s).values(
             id=sid, name=name, created_at=now_iso(), status="computed",
             spec=json.dumps(spec, ensure_ascii=False), result=json.dumps(result, ensure_ascii=False),
             base_version=base_version))
+        older = (select(s.c.fid).where(s.c.status == "computed")
+                 .order_by(s.c.created_at.desc(), s.c.fid.desc()).offset(keep_computed))
+        conn.execute(delete(s).where(s.c.fid.in_(older.scalar_subquery())))
     return sid
 
 

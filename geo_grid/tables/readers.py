@@ -19,18 +19,22 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from geo_grid.errors import InvalidInput
+from geo_grid.tables.guard import check_workbook
 
 __all__ = [
     "READERS",
     "RawSheet",
     "Reader",
     "decode_text",
+    "prime",
     "read_rows",
     "register_reader",
     "suffixes",
@@ -106,6 +110,9 @@ def read_rows(path: str | Path, sheet: str | int | None = None) -> RawSheet:
     path = Path(path)
     if not path.exists():
         raise InvalidInput(f"no such file: {path}")
+    kept = _take_primed(path, sheet)
+    if kept is not None:
+        return kept
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise InvalidInput(f"unsupported roster format {path.suffix.lower()!r}: use .xlsx or .csv",
@@ -116,6 +123,39 @@ def read_rows(path: str | Path, sheet: str | int | None = None) -> RawSheet:
         if len(r) < width:
             r.extend([""] * (width - len(r)))
     return raw
+
+
+# Sheets read already (in a child process, by geo_grid.tables.safe) and handed to the next
+# read_rows of the same file, sheet and version in this process, which takes them out.
+_PRIMED: OrderedDict[tuple, RawSheet] = OrderedDict()
+_PRIMED_LOCK = threading.Lock()
+_PRIMED_MAX = 4
+
+
+def _primed_key(path: Path, sheet: str | int | None) -> tuple:
+    st = path.stat()
+    return (str(path.resolve()), st.st_mtime_ns, st.st_size, sheet)
+
+
+def prime(path: str | Path, sheet: str | int | None, raw: RawSheet) -> None:
+    """Hand ``raw`` to the next :func:`read_rows` of ``path`` and ``sheet`` (once).
+
+    Used after a file was read in a child process (:mod:`geo_grid.tables.safe`): the caller's
+    own reading code then gets the rows without reading the file a second time. A changed
+    file (another size or modification time) is read again; at most four sheets are kept.
+    """
+    path = Path(path)
+    with _PRIMED_LOCK:
+        _PRIMED[_primed_key(path, sheet)] = raw
+        while len(_PRIMED) > _PRIMED_MAX:
+            _PRIMED.popitem(last=False)
+
+
+def _take_primed(path: Path, sheet: str | int | None) -> RawSheet | None:
+    if not _PRIMED:
+        return None
+    with _PRIMED_LOCK:
+        return _PRIMED.pop(_primed_key(path, sheet), None)
 
 
 def decode_text(raw: bytes) -> tuple[str, str]:
@@ -164,9 +204,15 @@ def read_csv(path: Path, sheet: str | int | None = None) -> RawSheet:
 @register_reader(".xlsx", ".xlsm", ".xls", ".ods")
 def read_workbook(path: Path, sheet: str | int | None = None) -> RawSheet:
     """Read one sheet of a workbook with python-calamine (numbers stay numbers, dates are
-    ``datetime``; merged cells hold their value in the top-left cell, blanks elsewhere)."""
+    ``datetime``; merged cells hold their value in the top-left cell, blanks elsewhere).
+
+    The file is checked first (:func:`geo_grid.tables.guard.check_workbook`): a zip member
+    that unpacks to too much, or a sheet reaching past 2 million cells, is refused with
+    :class:`~geo_grid.errors.PayloadTooLarge` before calamine allocates it.
+    """
     from python_calamine import CalamineWorkbook
 
+    check_workbook(path)
     try:
         wb = CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # noqa: BLE001 - any reader failure is the caller's file

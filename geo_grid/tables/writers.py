@@ -1,7 +1,9 @@
 """Writing a table back with columns added, in the format of the output file's suffix.
 
 The rows come out in the same order with the same cells; the added columns follow the last
-column of the header. ID-number and phone columns are always written as text.
+column of the header. ID-number and phone columns are always written as text. Every writer
+quotes a text cell that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab,
+carriage return first: :func:`geo_grid.tables.cells.neutralize`); numbers stay numbers.
 
 - ``.csv .txt .tsv``: every cell as the text read, in the input's encoding (UTF-8 with BOM for
   a workbook input, so that Excel opens it as UTF-8).
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from geo_grid.errors import InvalidInput
-from geo_grid.tables.cells import cell_text, is_blank, out_value
+from geo_grid.tables.cells import cell_text, is_blank, neutralize, neutralize_values, out_value
 from geo_grid.tables.table import Table
 from geo_grid.tables.xlsx import write_xlsx
 
@@ -109,9 +111,9 @@ def write_csv(output: Output, path: Path) -> Path:
     columns += [["" if is_blank(v) else v for v in col] for col in output.columns]
     with path.open("w", encoding=enc, newline="") as fh:
         w = csv.writer(fh, delimiter=delimiter)
-        w.writerows([cell_text(v) for v in row] for row in table.title_rows)
-        w.writerow(list(table.header) + list(output.headers))
-        w.writerows(zip(*columns, strict=True))
+        w.writerows(_csv_row(row) for row in table.title_rows)
+        w.writerow(_csv_row(list(table.header) + list(output.headers)))
+        w.writerows(_csv_row(row, keep=True) for row in zip(*columns, strict=True))
     return path
 
 
@@ -130,8 +132,9 @@ def write_workbook(output: Output, path: Path) -> Path:
     for j in text:
         columns[j] = table.frame.iloc[:, j].tolist()
     columns += [list(col) for col in output.columns]
-    head = [[out_value(v) for v in row] for row in table.title_rows]
-    head.append(list(table.header) + list(output.headers))
+    columns = [neutralize_values(col) for col in columns]
+    head = [neutralize_values([out_value(v) for v in row]) for row in table.title_rows]
+    head.append(neutralize_values(list(table.header) + list(output.headers)))
     return write_xlsx(path, columns, head_rows=head, text_columns=text, widths=output.widths(),
                       sheet_name=table.sheet or "Sheet1")
 
@@ -155,15 +158,23 @@ def write_frame(frame: Any, path: str | Path, *, text_columns: Sequence[str] = (
     columns = [frame.iloc[:, j].tolist() for j in range(frame.shape[1])]
     if suffix in (".xlsx", ".xlsm"):
         text = [j for j, c in enumerate(header) if c in set(text_columns)]
-        return write_xlsx(path, columns, head_rows=[header], text_columns=text,
+        columns = [neutralize_values(col) for col in columns]
+        return write_xlsx(path, columns, head_rows=[neutralize_values(header)], text_columns=text,
                           sheet_name=sheet_name)
     if suffix not in (".csv", ".tsv", ".txt"):
         raise InvalidInput(f"unsupported output format {suffix!r}: use .xlsx or .csv")
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh, delimiter="\t" if suffix == ".tsv" else ",")
-        w.writerow(header)
-        w.writerows([cell_text(v) for v in row] for row in zip(*columns, strict=True))
+        w.writerow(_csv_row(header))
+        w.writerows(_csv_row(row) for row in zip(*columns, strict=True))
     return path
+
+
+def _csv_row(row: Sequence[Any], keep: bool = False) -> list[Any]:
+    """The cells of a CSV line: a string quoted if a spreadsheet would run it as a formula
+    (:func:`neutralize`), anything else as :func:`cell_text` writes it (``keep``: as it is,
+    for the csv module to write). A number is never quoted: ``-3`` stays ``-3``."""
+    return [neutralize(v) if isinstance(v, str) else v if keep else cell_text(v) for v in row]
 
 
 def workbook_has_more(source: str | Path) -> bool:
@@ -205,9 +216,14 @@ def write_into_workbook(output: Output, path: Path) -> Path:
     hrow = table.header_row + 1  # 1-based sheet row of the header
     widths = output.widths()
     for k, lab in enumerate(output.headers):
-        ws.cell(row=hrow, column=ncol + 1 + k, value=lab)
+        ws.cell(row=hrow, column=ncol + 1 + k, value=neutralize(lab))
         ws.column_dimensions[get_column_letter(ncol + 1 + k)].width = widths[ncol + k]
     _fill(ws, hrow + 1, ncol, output, table.frame.iloc[:, output.text_columns()])
+    for row in ws.iter_rows():
+        for cell in row:
+            # text cells of the source (the workbook's own formulas, type "f", stay formulas)
+            if cell.data_type == "s" and isinstance(cell.value, str):
+                cell.value = neutralize(cell.value)
     wb.save(path)
     return path
 
@@ -220,8 +236,8 @@ def _fill(ws: Any, first: int, ncol: int, output: Output, text: Any) -> None:
         r = first + i
         for j, col in text_cols:
             cell = ws.cell(row=r, column=j + 1)
-            cell.value = col[i] or None
+            cell.value = neutralize(col[i]) or None
             cell.number_format = "@"
         for k, col in enumerate(output.columns):
             if not is_blank(col[i]):
-                ws.cell(row=r, column=ncol + 1 + k, value=col[i])
+                ws.cell(row=r, column=ncol + 1 + k, value=neutralize(col[i]))

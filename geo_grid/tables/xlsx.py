@@ -10,6 +10,9 @@ What it writes
 --------------
 - Strings as inline strings (``t="inlineStr"``): never formulas, whatever they start with
   (``=SUM(A1)`` stays the text ``=SUM(A1)``), never turned into numbers (``0510`` keeps its 0).
+  The table writers (:mod:`geo_grid.tables.writers`, the exports) also quote such text before
+  it gets here (:func:`geo_grid.tables.cells.neutralize_values`), so that it does not become a
+  formula when the cell is edited or the sheet saved as CSV.
 - Columns listed as text get the number format ``@`` (Excel's "Text"), so a value typed there
   later stays text too.
 - ints and finite floats as numbers; ``True``/``False`` as booleans; ``datetime``/``date``/
