@@ -6,7 +6,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import docs, errors
+from api import docs, errors, login
+from api.access import audited, needs
+from api.auth import AuthMiddleware, RateLimiter
 from api.edge import EdgeMiddleware
 from api.models.problem import problem_media_types
 from api.settings import Settings
@@ -28,6 +30,28 @@ def open_state(settings: Settings) -> ServiceState:
     return ServiceState.open(Store(settings.db))
 
 
+def first_login(store: Store, settings: Settings) -> None:
+    """On a store with no users, create ``admin`` and print a login URL with a one-time token.
+
+    The token is shown once, on the console of whoever started the service; opening the URL
+    starts a browser session (and the token is used up). Create API tokens with
+    ``geo-grid user add`` / ``geo-grid user token``.
+    """
+    import sys
+
+    from geo_grid.auth import audit
+    from geo_grid.auth.users import first_admin
+
+    token = first_admin(store)
+    if token is None:
+        return
+    audit.record(store, user="service", role="admin", action="users", route="first start",
+                 targets=["admin"], outcome="ok", client="")
+    host = settings.host if settings.host not in ("0.0.0.0", "::") else "127.0.0.1"
+    print(f"geo-grid: no users yet; created `admin`. Log in once at "
+          f"http://{host}:{settings.port}/login?token={token}", file=sys.stderr, flush=True)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the FastAPI application.
 
@@ -46,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.service = open_state(settings)
+        first_login(app.state.service.store, settings)
         # shared with the service's other workers; a rebuild of the store refuses while held
         release = hold_shared(settings.db)
         try:
@@ -64,7 +89,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.login_limiter = RateLimiter(settings.login_attempts_per_minute, 60.0)
     errors.install(app)
+    # identify every caller first (inner), compress and add headers last (outer)
+    app.add_middleware(AuthMiddleware, public_lookup=settings.public_lookup)
     app.add_middleware(EdgeMiddleware, minimum_size=1000)
     _openapi = app.openapi
 
@@ -75,26 +103,42 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi
-    from api.routes import batch, coverage, grids, health, imports, lookup, members, scenarios
+    from api.routes import (
+        audit,
+        batch,
+        coverage,
+        edits,
+        export,
+        grids,
+        health,
+        imports,
+        lookup,
+        members,
+        scenarios,
+        versions,
+    )
 
     # routes are matched in order: the hottest first (the point lookup, with the benchmark's
     # no-op just before it), on the app's own router rather than an included one
+    # Every router declares the action its routes need (geo_grid.auth.policy); routes that act
+    # on one grid, member or scenario also check the caller's scope on it; state changes are
+    # written to the audit trail.
     lookup.install(app)
     app.include_router(health.router)
-    app.include_router(batch.router, prefix="/api/v1")
-    app.include_router(grids.router, prefix="/api/v1")
-    app.include_router(members.router, prefix="/api/v1")
+    app.include_router(login.router)
+    app.include_router(login.session_router, prefix="/api/v1")
+    app.include_router(batch.router, prefix="/api/v1", dependencies=[needs("lookup")])
+    app.include_router(grids.router, prefix="/api/v1", dependencies=[needs("read")])
+    app.include_router(members.router, prefix="/api/v1", dependencies=[needs("read")])
     app.include_router(scenarios.router, prefix="/api/v1")
-    app.include_router(coverage.router, prefix="/api/v1")
-    app.include_router(imports.router, prefix="/api/v1")
-    from api.routes import export
-    app.include_router(export.router, prefix="/api/v1")
-    from api.routes import versions
-    app.include_router(versions.router, prefix="/api/v1")
-    from api.routes import edits
-    app.include_router(edits.router, prefix="/api/v1")
+    app.include_router(coverage.router, prefix="/api/v1", dependencies=[needs("read")])
+    app.include_router(export.router, prefix="/api/v1", dependencies=[needs("export")])
+    app.include_router(imports.router, prefix="/api/v1", dependencies=[audited("import")])
+    app.include_router(versions.router, prefix="/api/v1", dependencies=[needs("read")])
+    app.include_router(edits.router, prefix="/api/v1", dependencies=[audited("edit")])
+    app.include_router(audit.router, prefix="/api/v1")
     map_routes.mount_static(app)
-    app.include_router(map_routes.router)
+    app.include_router(map_routes.router, dependencies=[needs("read")])
     # after the API: routes are matched in order, and the hot ones come first
     docs.install(app)
     return app

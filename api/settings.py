@@ -21,8 +21,9 @@ class Settings(BaseSettings):
     tiles: str = Field("none", description="none | osm | gaode | tianditu | a URL template")
     tiles_attribution: str | None = None
     tianditu_key: str | None = None
-    admin_token: str | None = Field(
-        None, description="callers sending this as X-API-Key may ask for unmasked personal data")
+    public_lookup: bool = Field(
+        False, description="open the masked point and address lookups to anonymous callers")
+    login_attempts_per_minute: int = Field(10, description="login attempts per client address")
     max_batch_items: int = 10_000
     max_upload_bytes: int = 20 * 1024 * 1024
     max_import_bytes: int = Field(

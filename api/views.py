@@ -160,6 +160,11 @@ class Views:
                       for mid, r in self.member_rows.items()
                       if grid is None or r["grid_code"] == grid])
 
+    def members_unmasked_of(self, ids: list[str]) -> bytes:
+        """The members named, with names and phones in full."""
+        return dumps([member_json(self.member_rows[mid], self.member_figures.get(mid), True)
+                      for mid in ids])
+
     def grid_unmasked(self, gazetteer, code: str) -> bytes:
         """One grid with its team's names and phones in full."""
         f = self.grid_features[code]

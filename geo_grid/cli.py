@@ -360,20 +360,55 @@ def map_(output: Path = typer.Option(..., "-o", "--output", help="HTML file to w
     console.print(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB)")
 
 
+def refuse_open_bind(db: Path, host: str) -> None:
+    """Refuse to serve a store with no users on anything but a loopback address: the first
+    admin's one-time login must not be open to the network."""
+    import ipaddress
+
+    from geo_grid.auth.users import has_users
+    from geo_grid.store import Store
+
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return
+    store = Store(db)
+    try:
+        if not has_users(store):
+            raise GeoGridError(
+                f"the store has no users yet: serve it on 127.0.0.1 first (an admin and a "
+                f"one-time login are created), or add one with `geo-grid user add`; not binding "
+                f"{host}", host=host)
+    finally:
+        store.close()
+
+
 @app.command()
 def serve(db: Path = DbOption,
           host: str = typer.Option("127.0.0.1", help="bind address (loopback unless told otherwise)"),
           port: int = typer.Option(8000),
           workers: int = typer.Option(1, help="uvicorn worker processes"),
-          boundaries: Path = typer.Option(None, help="layer folder used if the store is missing")) -> None:
-    """Serve the map and the API (builds the store first if it is missing)."""
+          boundaries: Path = typer.Option(None, help="layer folder used if the store is missing"),
+          public_lookup: bool = typer.Option(False, "--public-lookup",
+                                             help="open the masked point and address lookups "
+                                                  "to callers without a token")) -> None:
+    """Serve the map and the API (builds the store first if it is missing).
+
+    On a store with no users an ``admin`` is created and a login URL with a one-time token is
+    printed; a store with no users is never served on a non-loopback address."""
     import uvicorn
 
     try:
         ensure_store(db, boundaries)
+        refuse_open_bind(db, host)
     except GeoGridError as exc:
         fail(exc)
     os.environ["GEO_GRID_DB"] = str(db.resolve())
+    os.environ["GEO_GRID_HOST"] = host
+    os.environ["GEO_GRID_PORT"] = str(port)
+    os.environ["GEO_GRID_PUBLIC_LOOKUP"] = "true" if public_lookup else "false"
     if boundaries is not None:
         os.environ["GEO_GRID_BOUNDARIES"] = str(boundaries.resolve())
     console.print(f"serving {db} on http://{host}:{port}/")

@@ -216,6 +216,7 @@ def coverage_map(
     show_members: bool = False,
     show_heat: bool = False,
     simplify: float = D.GRID_SIMPLIFY_DEG,
+    member_homes: bool = True,
 ) -> folium.Map:
     """Build the interactive coverage map of a district.
 
@@ -236,6 +237,9 @@ def coverage_map(
     color_by : ``"load"`` or ``"coverage"``
         Grid fill: households per active member (bins ``load_bins``, default 20/30/40/50/60), or the
         share of households in covered buildings.
+    member_homes : bool
+        Draw the members' homes (the 党员住址 layer); the service leaves them out for callers
+        whose role or scope does not let them see personal data.
 
     Returns
     -------
@@ -282,7 +286,8 @@ def coverage_map(
         name=f"楼栋（{buildings_min_zoom}级以上显示）",
     ).add_to(m)
 
-    _add_members(m, district, proj, show=show_members)
+    if member_homes:  # homes are personal data: left out for viewers who may not see them
+        _add_members(m, district, proj, show=show_members)
     _add_heat(m, district, proj, show=show_heat)
 
     legend = [

@@ -131,9 +131,34 @@ def _page(html: str, tiles: dict) -> HTMLResponse:
                                        "Cache-Control": "no-cache"})
 
 
+def may_see_homes(request: Request) -> bool:
+    """Whether the caller may see members' homes on a street-wide map (the personal-data
+    policy, :func:`geo_grid.auth.policy.may_unmask`); a maps-only app has no accounts."""
+    if getattr(request.app.state, "service", None) is None:
+        return True
+    from geo_grid.auth import policy
+
+    return policy.may_unmask(getattr(request.state, "principal", None) or _anonymous(), None)
+
+
+def _anonymous():
+    from geo_grid.auth.roles import ANONYMOUS
+
+    return ANONYMOUS
+
+
 def _scenario_page(request: Request, sid: str, kind: str, render: Callable) -> HTMLResponse:
     district, version = district_of(request)
     scenario = scenario_of(request, sid)
+    if getattr(request.app.state, "service", None) is not None:
+        # a scenario's map draws its members' moves from their homes (personal data): only for
+        # roles that may see personal data, in a scope holding every grid the scenario names
+        from api.access import check_code
+        from api.routes.scenarios import scenario_grids
+
+        svc = request.app.state.service
+        for grid in scenario_grids(svc, svc.get_scenario(sid)["result"]["scenario"]):
+            check_code(request, "read_personal", grid)
     tiles = tiles_of(request)
     state = (scenario.get("status"), scenario.get("base_version")) if isinstance(scenario, dict) else None
     key = (kind, sid, version, state, tuple(sorted(tiles.items())))
@@ -153,11 +178,13 @@ def _scenario_page(request: Request, sid: str, kind: str, render: Callable) -> H
 def coverage_page(request: Request) -> HTMLResponse:
     district, version = district_of(request)
     tiles = tiles_of(request)
-    key = ("coverage", version, tuple(sorted(tiles.items())))
+    homes = may_see_homes(request)
+    key = ("coverage", version, homes, tuple(sorted(tiles.items())))
 
     def build() -> str:
         return render_html(coverage_map(district, asset_mode="served", static_prefix=STATIC_PREFIX,
-                                        figures=figures_of(request, district), **tiles))
+                                        figures=figures_of(request, district), member_homes=homes,
+                                        **tiles))
 
     html = _cached(request, key, build)
     return _page(html, tiles)

@@ -32,29 +32,65 @@ def serve_app(app):
     t = threading.Thread(target=srv.run, daemon=True)
     t.start()
     try:
-        for _ in range(200):
+        for _ in range(600):
             if srv.started:
                 break
             time.sleep(0.05)
         else:
             raise RuntimeError("uvicorn did not start")
-        yield f"http://127.0.0.1:{srv.config.port}"
+        url = ServedURL(f"http://127.0.0.1:{srv.config.port}")
+        settings = getattr(app.state, "settings", None)
+        if settings is not None and settings.db.exists():
+            url.token = provision(settings.db)
+        yield url
     finally:
         srv.should_exit = True
         t.join(5)
 
 
+class ServedURL(str):
+    """A served base URL that also carries an admin's API token (``.token``, ``.headers``)."""
+
+    token: str = ""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def provision(db, role: str = "admin", scope: str | None = None, name: str | None = None) -> str:
+    """Add a user to the store at ``db``; returns its API token."""
+    import uuid
+
+    from geo_grid.auth.users import add_user
+    from geo_grid.store import Store
+
+    store = Store(db)
+    try:
+        return add_user(store, name or f"{role}-{uuid.uuid4().hex[:8]}", role, scope)
+    finally:
+        store.close()
+
+
+def authed(url: str, **kw) -> httpx.Client:
+    """An HTTP client for a served URL, sending its admin token."""
+    return httpx.Client(base_url=url, headers=getattr(url, "headers", {}), **kw)
+
+
 @contextlib.contextmanager
 def start_server(db, **env_extra):
-    """uvicorn serving ``create_app`` on ``db`` in a subprocess; yields the base URL."""
+    """uvicorn serving ``create_app`` on ``db`` in a subprocess; yields the base URL (a
+    :class:`ServedURL` carrying the token of an admin added to the store)."""
     port = free_port()
+    token = provision(db)
     env = {**os.environ, "GEO_GRID_DB": str(db), "GEO_GRID_BUILD_IF_MISSING": "false",
-           "GEO_GRID_ADMIN_TOKEN": "s3cret", **env_extra}
+           **env_extra}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url = ServedURL(f"http://127.0.0.1:{port}")
+    url.token = token
     deadline = time.time() + 90
     try:
         while True:
@@ -81,7 +117,7 @@ def base_url(store_path):
 
 @pytest.fixture(scope="module")
 def http(base_url):
-    with httpx.Client(base_url=base_url, timeout=30) as c:
+    with authed(base_url, timeout=30) as c:
         yield c
 
 
@@ -121,13 +157,18 @@ def test_lookup_point_names_grid_community_and_masked_team(http, district):
     assert sec["phone"] not in r.text and sec["name"] not in r.text
 
 
-def test_unmasked_needs_the_admin_key(http, district):
+def test_unmasked_needs_a_role_that_may_see_personal_data(http, district, store_path):
     code = district.grids["code"].iloc[3]
     lon, lat = inside_point(district, code)
-    r = http.get("/api/v1/lookup", params={"lon": lon, "lat": lat, "unmasked": "true"})
-    assert r.status_code == 403 and r.headers["content-type"].startswith(PROBLEM)
+    viewer = {"Authorization": f"Bearer {provision(store_path, 'viewer')}"}
     r = http.get("/api/v1/lookup", params={"lon": lon, "lat": lat, "unmasked": "true"},
-                 headers={"X-API-Key": "s3cret"})
+                 headers=viewer)
+    assert r.status_code == 403 and r.headers["content-type"].startswith(PROBLEM)
+    assert http.get("/api/v1/lookup", params={"lon": lon, "lat": lat},
+                    headers=viewer).status_code == 200
+    assert httpx.get(http.base_url.join("/api/v1/lookup"),
+                     params={"lon": lon, "lat": lat}).status_code == 401
+    r = http.get("/api/v1/lookup", params={"lon": lon, "lat": lat, "unmasked": "true"})
     sec = district.members[(district.members["grid_code"] == code)
                            & (district.members["role"] == "secretary")].iloc[0]
     assert r.json()["team"]["secretary"]["phone"] == sec["phone"]

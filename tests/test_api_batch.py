@@ -5,12 +5,11 @@ from __future__ import annotations
 import io
 import json
 
-import httpx
 import openpyxl
 import pandas as pd
 import pytest
 
-from tests.test_api import PROBLEM, start_server
+from tests.test_api import PROBLEM, authed, start_server
 
 UPLOAD_LIMIT = 300_000
 
@@ -19,7 +18,7 @@ UPLOAD_LIMIT = 300_000
 def http(store_path):
     with start_server(store_path, GEO_GRID_MAX_UPLOAD_BYTES=str(UPLOAD_LIMIT),
                       GEO_GRID_MAX_BATCH_ITEMS="10000") as url, \
-            httpx.Client(base_url=url, timeout=120) as c:
+            authed(url, timeout=120) as c:
         yield c
 
 

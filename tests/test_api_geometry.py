@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 
-import httpx
 import numpy as np
 import pyogrio
 import pytest
@@ -15,7 +14,7 @@ from api.app import create_app
 from api.settings import Settings
 from geo_grid.layers import DEFAULT_BOUNDARIES
 from geo_grid.store import build_store, load_district
-from tests.test_api import serve_app
+from tests.test_api import authed, serve_app
 
 
 def signed_area(ring) -> float:
@@ -64,7 +63,7 @@ def test_grids_are_counter_clockwise_with_six_decimals(clockwise_store):
     stored = load_district(clockwise_store).grids.set_index("code").geometry
     assert not stored.iloc[0].exterior.is_ccw  # the store keeps what it was given
     app = create_app(Settings(db=clockwise_store, build_if_missing=False))
-    with serve_app(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+    with serve_app(app) as url, authed(url, timeout=30) as client:
         r = client.get("/api/v1/grids")
         assert r.status_code == 200
         features = r.json()["features"]

@@ -23,7 +23,7 @@ import shapely
 import uvicorn
 
 from geo_grid.importing.encoding import guess_dbf_encoding
-from tests.test_api import PROBLEM, free_port, start_server
+from tests.test_api import PROBLEM, authed, free_port, start_server
 from tests.test_import import KEEP, geojson
 from tests.test_import_people import make_id, write_xlsx, wrong_id
 
@@ -70,7 +70,7 @@ def files(small, tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def http(own_store):
     with start_server(own_store, GEO_GRID_MAX_IMPORT_BYTES=str(LIMIT)) as url, \
-            httpx.Client(base_url=url, timeout=300) as client:
+            authed(url, timeout=300) as client:
         yield client
 
 
@@ -286,7 +286,7 @@ def test_one_import_at_a_time(store_path, small, tmp_path, monkeypatch):
     f = write_xlsx(tmp_path / "m.xlsx", ["姓名", "手机号", "职务", "所属网格"],
                    [["并发", "13500000001", "志愿者", grid]])
     sent = {"file": (f.name, f.read_bytes(), XLSX)}
-    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=300) as http:
+    with serve_in_thread(app) as url, authed(url, timeout=300) as http:
         state = app.state.service
         assert state.write_lock.acquire(timeout=60)  # as another import would hold it
         try:

@@ -3,14 +3,13 @@ and a scenario kept before scenarios carried their figures gets them once, store
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from api.models.coverage import CommunityFigures, Coverage, GridFigures
 from api.models.grids import GridCollection, GridFeature
 from api.models.members import Member
 from api.models.scenarios import Applied, Moves, Reverted, ScenarioFull, ScenarioItem, ScenarioOut
-from tests.test_api import serve_app
+from tests.test_api import authed, provision, serve_app
 
 
 @pytest.fixture(scope="module")
@@ -18,8 +17,8 @@ def http(own_store):
     from api.app import create_app
     from api.settings import Settings
 
-    app = create_app(Settings(db=own_store, build_if_missing=False, admin_token="k3y"))
-    with serve_app(app) as url, httpx.Client(base_url=url, timeout=120) as c:
+    app = create_app(Settings(db=own_store, build_if_missing=False))
+    with serve_app(app) as url, authed(url, timeout=120) as c:
         yield c
 
 
@@ -101,26 +100,24 @@ def test_a_scenario_kept_without_figures_gets_them_once(http, own_store):
         store.close()
 
 
-def test_read_routes_mask_unless_the_admin_key_is_sent(http, district):
+def test_read_routes_mask_unless_the_role_may_unmask(http, district, own_store):
     m = district.members.iloc[5]
     grid = m["grid_code"]
     masked = http.get(f"/api/v1/members/{m['id']}").json()
     assert masked["name"] != m["name"] and "*" in masked["name"]
+    viewer = {"Authorization": f"Bearer {provision(own_store, 'viewer')}"}
     for path in (f"/api/v1/members/{m['id']}", f"/api/v1/grids/{grid}", "/api/v1/members"):
-        assert http.get(path, params={"unmasked": "true"}).status_code == 403
+        assert http.get(path, params={"unmasked": "true"}, headers=viewer).status_code == 403
         assert http.get(path, params={"unmasked": "true"},
-                        headers={"X-API-Key": "wrong"}).status_code == 403
+                        headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert http.get(path, params={"unmasked": "maybe"}).status_code == 422
-    full = http.get(f"/api/v1/members/{m['id']}", params={"unmasked": "true"},
-                    headers={"X-API-Key": "k3y"}).json()
+    full = http.get(f"/api/v1/members/{m['id']}", params={"unmasked": "true"}).json()
     assert full["name"] == m["name"] and full["phone"] == m["phone"]
     assert {k: v for k, v in full.items() if k not in ("name", "phone")} == \
         {k: v for k, v in masked.items() if k not in ("name", "phone")}
-    team = http.get(f"/api/v1/grids/{grid}", params={"unmasked": "1"},
-                    headers={"X-API-Key": "k3y"}).json()["properties"]["team"]
+    team = http.get(f"/api/v1/grids/{grid}", params={"unmasked": "1"}).json()["properties"]["team"]
     names = {p["name"] for p in team["social_workers"] + team["volunteers"]} | {
         team["secretary"]["name"]}
     assert m["name"] in names
-    ms = http.get("/api/v1/members", params={"grid": grid, "unmasked": "true"},
-                  headers={"X-API-Key": "k3y"}).json()
+    ms = http.get("/api/v1/members", params={"grid": grid, "unmasked": "true"}).json()
     assert m["name"] in {x["name"] for x in ms}

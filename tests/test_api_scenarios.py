@@ -7,15 +7,14 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 
-from tests.test_api import PROBLEM, start_server
+from tests.test_api import PROBLEM, authed, start_server
 
 
 @pytest.fixture(scope="module")
 def http(own_store):
-    with start_server(own_store) as url, httpx.Client(base_url=url, timeout=60) as c:
+    with start_server(own_store) as url, authed(url, timeout=60) as c:
         yield c
 
 

@@ -32,7 +32,9 @@ def fetch(base: str, path: str, headers: dict | None = None, method: str = "GET"
     u = urlsplit(base)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=120)
     try:
-        conn.request(method, path, body=body, headers=headers or {})
+        # the served URL carries an admin's token
+        conn.request(method, path, body=body,
+                     headers={**getattr(base, "headers", {}), **(headers or {})})
         r = conn.getresponse()
         return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
     finally:

@@ -64,13 +64,13 @@ def offline_page(browser):
 
 
 def operations(url: str) -> list[tuple[str, str]]:
-    spec = httpx.get(url + "/openapi.json").json()
+    spec = httpx.get(url + "/openapi.json", headers=getattr(url, "headers", {})).json()
     return [(m.upper(), p) for p, ops in spec["paths"].items() for m in ops]
 
 
 def test_swagger_ui_renders_every_operation_offline(browser, server, tmp_path):
     page, external, errors = offline_page(browser)
-    page.goto(server + "/docs")
+    page.goto(f"{server}/docs?token={server.token}")
     page.locator(".opblock").first.wait_for(timeout=20000)
     ops = operations(server)
     shown = page.eval_on_selector_all(
@@ -88,7 +88,7 @@ def test_swagger_ui_renders_every_operation_offline(browser, server, tmp_path):
 
 def test_redoc_renders_offline(browser, server, tmp_path):
     page, external, errors = offline_page(browser)
-    page.goto(server + "/redoc")
+    page.goto(f"{server}/redoc?token={server.token}")
     page.get_by_text("/api/v1/lookup", exact=False).first.wait_for(state="attached", timeout=20000)
     page.get_by_text("covered", exact=False).first.wait_for(state="attached", timeout=20000)
     assert "geo-grid" in page.inner_text("body")

@@ -11,7 +11,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pyogrio
 import pytest
@@ -24,7 +23,7 @@ from geo_grid.exporting.columns import DBF_NAME_BYTES, LAYER_FIELDS, field_names
 from geo_grid.importing import import_store
 from geo_grid.importing.fields import recognise
 from geo_grid.store import Store, load_district
-from tests.test_api import PROBLEM, start_server
+from tests.test_api import PROBLEM, authed, start_server
 
 CLI = [sys.executable, "-m", "geo_grid.cli"]
 
@@ -199,7 +198,7 @@ def test_refusals(district, store_path, tmp_path):
 
 @pytest.fixture(scope="module")
 def http(own_store):
-    with start_server(own_store) as url, httpx.Client(base_url=url, timeout=60) as c:
+    with start_server(own_store) as url, authed(url, timeout=60) as c:
         yield c
 
 

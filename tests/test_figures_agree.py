@@ -20,12 +20,11 @@ import re
 import subprocess
 import sys
 
-import httpx
 import pandas as pd
 import pytest
 
 from geo_grid.roster import FIGURE_COLUMNS
-from tests.test_api import serve_app
+from tests.test_api import authed, serve_app
 
 #: Figures compared everywhere they are shown (names of :mod:`geo_grid.figures`).
 FIGURES = (
@@ -163,7 +162,7 @@ def http(own_store):
     from api.settings import Settings
 
     app = create_app(Settings(db=own_store, build_if_missing=False))
-    with serve_app(app) as url, httpx.Client(base_url=url, timeout=120) as c:
+    with serve_app(app) as url, authed(url, timeout=120) as c:
         yield c
 
 

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 import shapely
 
@@ -17,7 +16,7 @@ from geo_grid.errors import Conflict, NotFound
 from geo_grid.store import Store
 from geo_grid.store import versions as bv
 from geo_grid.store.edits import run_edit
-from tests.test_api import PROBLEM, start_server
+from tests.test_api import PROBLEM, authed, start_server
 
 GEO_GRID = [sys.executable, "-m", "geo_grid.cli"]
 
@@ -119,7 +118,7 @@ def test_cli_split_versions_diff(store_copy, district):
 def served(store_path, tmp_path_factory):
     path = tmp_path_factory.mktemp("edits") / "served.gpkg"
     shutil.copy(store_path, path)
-    with start_server(path) as url, httpx.Client(base_url=url, timeout=120) as client:
+    with start_server(path) as url, authed(url, timeout=120) as client:
         yield client
 
 

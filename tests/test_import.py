@@ -287,7 +287,8 @@ def test_imported_store_serves_and_says_it_is_not_synthetic(small, plain, tmp_pa
     with start_server(db) as url:
         health = httpx.get(url + "/healthz").json()
         lon, lat = inside(small["grids"], 3)
-        hit = httpx.get(url + "/api/v1/lookup", params={"lon": lon, "lat": lat}).json()
+        hit = httpx.get(url + "/api/v1/lookup", params={"lon": lon, "lat": lat},
+                        headers=url.headers).json()
     assert health["synthetic"] is False and health["grids"] == len(small["grids"])
     assert health["members"] == 0
     assert hit["grid"]["code"] == small["grids"]["code"].iloc[3]

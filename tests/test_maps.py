@@ -353,7 +353,6 @@ def test_reference_scale_page_size():
 @pytest.fixture(scope="module")
 def client(district):
     """The map routes on a small FastAPI app, served by uvicorn over real HTTP."""
-    import httpx
     from fastapi import FastAPI
 
     from api import errors
@@ -365,9 +364,9 @@ def client(district):
     app.state.scenarios = {"s1": _scenario(district)}
     routes.mount_static(app)
     app.include_router(routes.router)
-    from tests.test_api import serve_app
+    from tests.test_api import authed, serve_app
 
-    with serve_app(app) as url, httpx.Client(base_url=url, timeout=60) as c:
+    with serve_app(app) as url, authed(url, timeout=60) as c:
         yield c
 
 

@@ -42,8 +42,10 @@ def browser():
 class Page:
     """A page with the network cut off, console errors and dialogs recorded."""
 
-    def __init__(self, browser, width=1200, height=800):
+    def __init__(self, browser, width=1200, height=800, headers=None):
         self.page = browser.new_page(viewport={"width": width, "height": height})
+        if headers:  # the service's API token, sent with every request of the page
+            self.page.set_extra_http_headers(headers)
         self.external: list[str] = []
         self.errors: list[str] = []
         self.dialogs: list[str] = []

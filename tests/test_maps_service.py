@@ -10,10 +10,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import httpx
 import pytest
 
-from tests.test_api import start_server
+from tests.test_api import authed, start_server
 from tests.test_maps_browser import CHROMIUM, XSS, Page, click_latlng
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -33,7 +32,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def service(own_store):
-    with start_server(own_store) as url, httpx.Client(base_url=url, timeout=120) as c:
+    with start_server(own_store) as url, authed(url, timeout=120) as c:
         yield url, c
 
 
@@ -41,7 +40,7 @@ def test_coverage_page_draws_every_grid_of_the_reference_district(browser, servi
     url, http = service
     n_grids = len(http.get("/api/v1/grids").json()["features"])
     assert n_grids == len(district.grids) >= 200
-    p = Page(browser).open(url + "/")
+    p = Page(browser, headers=url.headers).open(url + "/")
     assert p.js("document.querySelectorAll('path.gg-grid').length") == n_grids
     # a click inside a grid opens its popup with its code
     g = district.grids.iloc[40]
@@ -63,7 +62,7 @@ def test_emergency_page_draws_the_scenarios_uncovered_buildings_red(browser, ser
     res = r.json()
     n_unc = res["summary"]["uncovered_buildings"]
     assert n_unc > 0  # a tight limit with 30% out leaves some buildings uncovered
-    p = Page(browser).open(url + f"/map/scenarios/{res['id']}")
+    p = Page(browser, headers=url.headers).open(url + f"/map/scenarios/{res['id']}")
     assert p.js("document.querySelectorAll('path.gg-uncovered').length") == n_unc
     fills = p.js("[...document.querySelectorAll('path.gg-uncovered')].map(e => getComputedStyle(e).fill)")
     for r, g, b in map(_rgb, set(fills)):
@@ -73,7 +72,7 @@ def test_emergency_page_draws_the_scenarios_uncovered_buildings_red(browser, ser
     assert XSS in p.page.locator("body").inner_text()
     p.check_clean()
     p.close()
-    p = Page(browser, width=1400).open(url + f"/map/scenarios/{res['id']}/compare", maps=2)
+    p = Page(browser, width=1400, headers=url.headers).open(url + f"/map/scenarios/{res['id']}/compare", maps=2)
     assert p.js("document.querySelectorAll('path.gg-grid').length") == 2 * len(district.grids)
     p.check_clean()
     p.close()

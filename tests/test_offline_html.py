@@ -14,11 +14,10 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin, urlsplit
 
-import httpx
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from tests.test_api import serve_app
+from tests.test_api import authed, serve_app
 
 #: attributes through which a page loads something (``<a href>`` is a link, not a load, but an
 #: external ``href`` on ``<link>``/``<base>`` is): checked by tag below
@@ -84,7 +83,7 @@ def served(own_store):
     from api.settings import Settings
 
     app = create_app(Settings(db=own_store, build_if_missing=False))
-    with serve_app(app) as url, httpx.Client(base_url=url, timeout=300) as client:
+    with serve_app(app) as url, authed(url, timeout=300) as client:
         yield app, url, client
 
 

@@ -3,7 +3,6 @@ errors documented as problem+json; the lookup, batch and health answers match th
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from pydantic import BaseModel
 
@@ -11,7 +10,7 @@ from api.models.batch import BatchResult
 from api.models.health import Health
 from api.models.lookup import LookupResult
 from api.models.problem import Problem
-from tests.test_api import serve_app
+from tests.test_api import authed, provision, serve_app
 
 JSON_TYPES = ("application/json", "application/geo+json")
 
@@ -21,8 +20,8 @@ def http(store_path):
     from api.app import create_app
     from api.settings import Settings
 
-    app = create_app(Settings(db=store_path, build_if_missing=False, admin_token="s3cret"))
-    with serve_app(app) as url, httpx.Client(base_url=url, timeout=120) as c:
+    app = create_app(Settings(db=store_path, build_if_missing=False))
+    with serve_app(app) as url, authed(url, timeout=120) as c:
         yield c
 
 
@@ -111,7 +110,7 @@ def test_errors_are_documented_as_problem_json(spec):
         assert lookup[status]["content"]["application/problem+json"]["schema"]["$ref"].endswith(
             "/Problem")
     params = {p["name"] for p in spec["paths"]["/api/v1/lookup"]["get"]["parameters"]}
-    assert params == {"lon", "lat", "crs", "address", "unmasked", "x-api-key"}
+    assert params == {"lon", "lat", "crs", "address", "unmasked", "as_of"}
 
 
 def strict(model: type[BaseModel], body: dict) -> None:
@@ -134,19 +133,19 @@ def test_lookup_answers_match_the_model(http, district):
     by_address = http.get("/api/v1/lookup", params={"address": addr}).json()
     strict(LookupResult, by_address)
     assert by_address["match"]["status"] == "matched" and "point" not in by_address
-    full = http.get("/api/v1/lookup", params={"lon": c.x, "lat": c.y, "unmasked": "true"},
-                    headers={"X-API-Key": "s3cret"}).json()
+    full = http.get("/api/v1/lookup", params={"lon": c.x, "lat": c.y, "unmasked": "true"}).json()
     strict(LookupResult, full)
     assert full["grid"] == point["grid"] and full["team"] != point["team"]
 
 
-def test_lookup_errors_are_problems(http):
+def test_lookup_errors_are_problems(http, store_path):
+    viewer = {"Authorization": f"Bearer {provision(store_path, 'viewer')}"}
     for params, status in [({"lon": "east", "lat": 31.5}, 422), ({"lon": 120.3}, 400),
                            ({"lon": 31.53, "lat": 120.36}, 422),
                            ({"lon": 120.3, "lat": 31.5, "crs": "mars"}, 422),
                            ({"lon": 120.3, "lat": 31.5, "unmasked": "true"}, 403),
                            ({"address": "x" * 201}, 422)]:
-        r = http.get("/api/v1/lookup", params=params)
+        r = http.get("/api/v1/lookup", params=params, headers=viewer)
         assert r.status_code == status, (params, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")
         Problem.model_validate(r.json())  # details of the error come as extra members

@@ -14,7 +14,7 @@ import shapely
 from geo_grid.assign import Params, Problem, Scenario, rebalance, rebalance_problem
 from geo_grid.assign.model import AssignmentError
 from geo_grid.errors import InvalidGeometry
-from tests.test_api import PROBLEM, start_server
+from tests.test_api import PROBLEM, authed, start_server
 from tests.test_assign_rebalance import tiny_district, with_current
 from tests.test_cli import run
 
@@ -194,7 +194,7 @@ def test_catch_all_handler_returns_problem_json():
 
 @pytest.fixture(scope="module")
 def http(own_store):
-    with start_server(own_store) as url, httpx.Client(base_url=url, timeout=60) as c:
+    with start_server(own_store) as url, authed(url, timeout=60) as c:
         yield c
 
 

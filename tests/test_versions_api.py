@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
-import httpx
 import pytest
 import shapely
 import shapely.ops
@@ -26,7 +25,7 @@ from geo_grid.editing.edit import Edit
 from geo_grid.store import Store
 from geo_grid.store import versions as V  # noqa: N812
 from maps.elements import tojson_html
-from tests.test_api import start_server
+from tests.test_api import authed, start_server
 
 pytestmark = pytest.mark.integration
 
@@ -121,7 +120,7 @@ def edits(store_path, tmp_path_factory) -> Edits:
 
 @pytest.fixture(scope="module")
 def service(edits):
-    with start_server(edits.path) as url, httpx.Client(base_url=url, timeout=120) as c:
+    with start_server(edits.path) as url, authed(url, timeout=120) as c:
         yield url, c
 
 
@@ -284,7 +283,7 @@ def test_diff_map_renders_its_layers_in_chromium(service, edits, tmp_path):
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            p = Page(browser).open(url + "/map/versions/1/diff/3")
+            p = Page(browser, headers=url.headers).open(url + "/map/versions/1/diff/3")
 
             def count(cls: str) -> int:
                 return p.js(f"document.querySelectorAll('path.{cls}').length")

@@ -20,17 +20,17 @@ from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 from starlette.routing import request_response
 
-from api.deps import unmasked
+from api.access import unmask
 from api.state import Snapshot
 from api.views import Body
 
-#: The ``unmasked`` query parameter and ``X-API-Key`` header of :func:`api.deps.unmasked`,
-#: declared in the OpenAPI document for the routes that read them without a dependency.
+#: The ``unmasked`` query parameter, declared in the OpenAPI document for the routes that read
+#: it without a dependency.
 UNMASKED_PARAMS = {"parameters": [
     {"name": "unmasked", "in": "query", "required": False,
-     "description": "show names and phones in full (needs X-API-Key)",
+     "description": "show names and phones in full (for roles that may see them, in their "
+                    "scope; recorded in the audit trail)",
      "schema": {"type": "boolean", "default": False}},
-    {"name": "x-api-key", "in": "header", "required": False, "schema": {"type": "string"}},
 ]}
 _BOOL = TypeAdapter(bool)
 
@@ -71,9 +71,10 @@ def snapshot(request: Request) -> Snapshot:
     return request.app.state.service.view
 
 
-async def show_unmasked(request: Request) -> bool:
-    """:func:`api.deps.unmasked` read from the request: the query and header are looked at only
-    when ``unmasked`` is given (a bad value is a 422, a missing or wrong key a 403)."""
+async def show_unmasked(request: Request, code: str | None) -> bool:
+    """Whether to answer with names and phones in full: ``unmasked=true`` asked (a bad value
+    is a 422) and allowed for ``code`` by the policy (a 403 when not; see
+    :func:`api.access.unmask`)."""
     raw = request.query_params.get("unmasked")
     if raw is None:
         return False
@@ -82,7 +83,7 @@ async def show_unmasked(request: Request) -> bool:
     except ValidationError as exc:
         raise RequestValidationError([dict(e, loc=("query", "unmasked"))
                                       for e in exc.errors(include_url=False)]) from None
-    return await unmasked(request, value, request.headers.get("x-api-key"))
+    return unmask(request, value, code)
 
 
 def accepts_gzip(request: Request) -> bool:

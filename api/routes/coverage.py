@@ -1,18 +1,44 @@
-"""Coverage of the current assignment: per grid, community and district, and the fragile grids."""
+"""Coverage of the current assignment: per grid, community and district, and the fragile grids.
+
+A caller scoped to a community or a grid gets the grids, communities, resilience rows and
+fragile grids of its scope only (the street-wide totals stay: they name nobody).
+"""
 
 from __future__ import annotations
+
+import json
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from api.access import principal
 from api.models.coverage import Coverage
 from api.routes._read import send_body, snapshot
+from api.views import Body
+from geo_grid.auth import policy
 
 router = APIRouter(tags=["coverage"])
+
+
+def _scoped(body: Body, who) -> Body:
+    cov = json.loads(body.plain)
+    ok = lambda code: policy.in_scope(who, code)  # noqa: E731
+    cov["grids"] = [g for g in cov["grids"] if ok(g.get("grid_code"))]
+    cov["communities"] = [c for c in cov["communities"]
+                          if ok(c.get("community_code")) or (who.scope or "").startswith(
+                              str(c.get("community_code")))]
+    cov["resilience"] = [r for r in cov["resilience"] if ok(r.get("grid_code"))]
+    cov["fragile_grids"] = [g for g in cov["fragile_grids"]
+                            if ok(g if isinstance(g, str) else g.get("grid_code"))]
+    return Body.of(cov)
 
 
 @router.get("/coverage", response_model=Coverage)
 async def coverage(request: Request) -> Response:
     """Coverage of the current assignment per grid, community and district, resilience and the
     fragile grids (figures of :mod:`geo_grid.figures`, computed once per assignment version)."""
-    return send_body(request, snapshot(request).views.coverage, "application/json")
+    body = snapshot(request).views.coverage
+    who = principal(request)
+    if not policy.in_scope(who, None):
+        body = _scoped(body, who)
+    return send_body(request, body, "application/json")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
+from api.access import audit_targets, check_code
 from api.models.edits import (
     BUILDING,
     CODE,
@@ -41,6 +42,19 @@ def _answer(request: Request, done: dict, status: int = 200) -> JSONResponse:
     return JSONResponse(done, status_code=status)
 
 
+def _about(request: Request, *codes: str | None) -> None:
+    """Check the caller's scope on the codes an edit changes and name them for the audit."""
+    for code in codes:
+        # a building is in its grid's scope: check it by its grid
+        grid = code
+        if code is not None and len(code) == 17:
+            b = request.app.state.service.district.buildings
+            hit = b.loc[b["code"] == code, "grid_code"]
+            grid = str(hit.iloc[0]) if len(hit) else code[:12]
+        check_code(request, "edit", grid)
+    audit_targets(request, *[c for c in codes if c])
+
+
 def _service(request: Request):
     return request.app.state.service
 
@@ -54,6 +68,7 @@ def split_grid(body: SplitIn, request: Request,
     from geo_grid.editing import split_by_line, split_into_parts
     from geo_grid.editing.geojson import read_line
 
+    _about(request, code)
     if (body.line is None) == (body.parts is None):
         raise BadRequest("give exactly one of `line` and `parts`")
     if body.parts is not None:
@@ -73,6 +88,7 @@ def merge(body: MergeIn, request: Request) -> JSONResponse:
     """Merge adjacent grids of one community into a new grid (their codes are retired)."""
     from geo_grid.editing import merge_grids
 
+    _about(request, *body.codes)
     done = _service(request).edit(lambda d, c: merge_grids(d, body.codes, c, name=body.name),
                                   author=body.author, note=body.note)
     return _answer(request, done, 201)
@@ -83,6 +99,7 @@ def densify(body: DensifyIn, request: Request) -> JSONResponse:
     """Split every grid with more households than ``max_households``, in one version."""
     from geo_grid.editing import densify as run
 
+    _about(request, None)
     done = _service(request).edit(lambda d, c: run(d, body.max_households, c),
                                   author=body.author, note=body.note)
     return _answer(request, done, 201)
@@ -95,6 +112,7 @@ def redraw(body: GeometryIn, request: Request, code: str = Path(..., pattern=COD
     from geo_grid.editing import reshape_grid
     from geo_grid.editing.geojson import read_outline
 
+    _about(request, code, *body.neighbours)
     outline = read_outline(body.geometry, body.crs, "geometry")
     neighbours = {k: read_outline(v, body.crs, f"neighbours.{k}")
                   for k, v in body.neighbours.items()}
@@ -110,6 +128,7 @@ def building_grid(body: BuildingGridIn, request: Request,
     """Put a building in another grid of its community."""
     from geo_grid.editing import move_building
 
+    _about(request, code, body.grid)
     done = _service(request).edit(lambda d, c: move_building(d, code, body.grid),
                                   author=body.author, note=body.note)
     return _answer(request, done)

@@ -6,9 +6,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from api.access import check_code, principal
 from api.models.grids import GridCollection, GridFeature
 from api.routes._read import UNMASKED_PARAMS, send_body, show_unmasked, snapshot
 from api.views import GEOJSON, Body, feature_collection
+from geo_grid.auth import policy
 from geo_grid.errors import NotFound
 
 router = APIRouter(tags=["grids"])
@@ -42,24 +44,35 @@ async def list_grids(request: Request,
     """Every grid (or a community's) as a GeoJSON FeatureCollection with per-grid figures;
     with ``as_of``, the grids of the boundary version in force then (header
     ``X-Boundary-Version`` names it)."""
+    if community is not None:
+        check_code(request, "read", community)
+    view = snapshot(request)
     if as_of is not None:
         view = await run_in_threadpool(request.app.state.service.as_of, as_of)
-        resp = send_body(request, _community_body(view.views, community), GEOJSON, GeoJSONResponse)
+    who = principal(request)
+    if community is None and not policy.in_scope(who, None):
+        # a caller scoped to a community or a grid: only the grids in its scope
+        features = [f for code, f in view.views.grid_features.items()
+                    if policy.in_scope(who, code)]
+        body = Body.of(feature_collection(features))
+    else:
+        body = _community_body(view.views, community)
+    resp = send_body(request, body, GEOJSON, GeoJSONResponse)
+    if as_of is not None:
         resp.headers["X-Boundary-Version"] = str(view.district.boundary_version)
-        return resp
-    return send_body(request, _community_body(snapshot(request).views, community), GEOJSON,
-                     GeoJSONResponse)
+    return resp
 
 
 @router.get("/grids/{code}", response_class=GeoJSONResponse, response_model=GridFeature,
             response_description="GeoJSON Feature", openapi_extra=UNMASKED_PARAMS)
 async def get_grid(code: str, request: Request) -> GeoJSONResponse:
     """One grid as a GeoJSON Feature with its figures and its team (names and phones masked)."""
-    show = await show_unmasked(request)
+    check_code(request, "read", code)
     view = snapshot(request)
     body = view.views.grid.get(code)
     if body is None:
         raise NotFound(f"grid {code} does not exist", grid=code)
+    show = await show_unmasked(request, code)
     if show:
         return GeoJSONResponse(view.views.grid_unmasked(view.gazetteer, code))
     return send_body(request, body, GEOJSON, GeoJSONResponse)

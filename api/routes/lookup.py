@@ -21,11 +21,12 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api.deps import allow_unmasked
+from api.access import unmask
 from api.models.lookup import LookupResult
 from api.models.problem import problem_responses
 from api.routes._read import RequestRoute, snapshot
@@ -46,7 +47,11 @@ class LookupQuery(BaseModel):
     lat: float | None = Field(None, description="latitude (or northing in metres for epsg:4549)")
     crs: str = Field("wgs84", description=f"one of {', '.join(CRS_NAMES)}")
     address: str | None = Field(None, max_length=200, description="free-text Chinese address")
-    unmasked: bool = Field(False, description="show names and phones in full (needs X-API-Key)")
+    unmasked: bool = Field(False, description="show names and phones in full (for roles that "
+                           "may see them, in their scope; recorded in the audit trail)")
+    as_of: str | None = Field(None, max_length=40, description="ISO-8601 time: answer with the "
+                              "boundary version in force then (without a zone: China Standard "
+                              "Time)")
 
 
 def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
@@ -59,10 +64,7 @@ def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
             for name, prop in schema["properties"].items()]
 
 
-PARAMETERS = [*query_parameters(LookupQuery),
-              {"name": "x-api-key", "in": "header", "required": False,
-               "description": "the admin key, needed for unmasked=true",
-               "schema": {"type": "string"}}]
+PARAMETERS = query_parameters(LookupQuery)
 
 
 #: a plain decimal number, which pydantic's float parsing reads exactly as ``float`` does
@@ -205,20 +207,39 @@ async def lookup(request: Request) -> Response:
 
     Give ``lon`` and ``lat`` (with ``crs``), or ``address``. A point outside the street answers
     ``{"covered": false}`` with its ``point``; an address answers a ``match`` object too.
-    Names and phones are masked unless ``unmasked=true`` comes with the admin's X-API-Key.
+    Names and phones are masked unless ``unmasked=true`` is asked by a role that may see them,
+    inside its scope. ``as_of`` answers with the grids in force at that time.
     """
     point = plain_point(request.scope["query_string"])
     if point is not None:
         return Response(encoded_for(snapshot(request).gazetteer).point(*point), media_type=JSON)
     q = parse_query(request)
-    show = q.unmasked and allow_unmasked(request, True, request.headers.get("x-api-key"))
     state = request.app.state.service
-    if q.address is not None:
-        return Response(encode(state.lookup_address(q.address, show)), media_type=JSON)
-    if q.lon is None or q.lat is None:
-        raise BadRequest("give both lon and lat, or an address")
     gaz = state.gazetteer
-    if show:
-        return Response(encode(gaz.lookup(q.lon, q.lat, q.crs, unmasked=True)), media_type=JSON)
-    code, x, y = gaz.locate_point(q.lon, q.lat, q.crs)
-    return Response(encoded_for(gaz).answer(code, x, y), media_type=JSON)
+    if q.as_of is not None:  # the boundary version in force then, with its own locator
+        view = await run_in_threadpool(state.as_of, q.as_of)
+        gaz = view.gazetteer
+    if q.address is not None:
+        body = gaz.lookup_address(q.address, False)
+        if q.unmasked:
+            body = _unmasked(request, body, lambda: gaz.lookup_address(q.address, True))
+    else:
+        if q.lon is None or q.lat is None:
+            raise BadRequest("give both lon and lat, or an address")
+        if not q.unmasked and q.as_of is None:
+            code, x, y = gaz.locate_point(q.lon, q.lat, q.crs)
+            return Response(encoded_for(gaz).answer(code, x, y), media_type=JSON)
+        body = gaz.lookup(q.lon, q.lat, q.crs)
+        if q.unmasked:
+            body = _unmasked(request, body, lambda: gaz.lookup(q.lon, q.lat, q.crs, unmasked=True))
+    if q.as_of is not None:
+        body = {**body, "boundary_version": gaz.district.boundary_version}
+    return Response(encode(body), media_type=JSON)
+
+
+def _unmasked(request: Request, masked: dict, full) -> dict:
+    """The answer with names and phones in full if the caller may see them for the grid found
+    (403 otherwise; the read is audited), computed by ``full()``."""
+    grid = (masked.get("grid") or {}).get("code")
+    unmask(request, True, grid)
+    return full()

@@ -1,12 +1,17 @@
-"""Members with the buildings they cover and their load: answers read from the snapshot."""
+"""Members with the buildings they cover and their load: answers read from the snapshot.
+
+A caller scoped to a community or a grid sees only the members of the grids in its scope.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from api.access import check_code, principal
 from api.models.members import Member
 from api.routes._read import UNMASKED_PARAMS, show_unmasked, snapshot
+from geo_grid.auth import policy
 from geo_grid.errors import NotFound
 
 router = APIRouter(tags=["members"])
@@ -18,22 +23,35 @@ async def list_members(request: Request,
                        grid: str | None = Query(None, pattern=r"^\d{15}$",
                                                 description="grid code")) -> Response:
     """Members (of one grid) with the buildings they cover, their load and capacity."""
-    show = await show_unmasked(request)
     view = snapshot(request)
-    if grid is not None and grid not in view.gazetteer.grid_info:
-        raise NotFound(f"grid {grid} does not exist", grid=grid)
+    if grid is not None:
+        check_code(request, "read", grid)
+        if grid not in view.gazetteer.grid_info:
+            raise NotFound(f"grid {grid} does not exist", grid=grid)
+    who = principal(request)
+    scoped = grid is None and not policy.in_scope(who, None)
+    show = await show_unmasked(request, grid or who.scope)
+    views = view.views
+    if scoped:  # only the members of the grids in the caller's scope
+        ids = [mid for mid, row in views.member_rows.items()
+               if policy.in_scope(who, row["grid_code"])]
+        if show:
+            return Response(views.members_unmasked_of(ids), media_type=JSON)
+        return Response(b"[" + b",".join(views.member[mid] for mid in ids) + b"]", media_type=JSON)
     if show:
-        return Response(view.views.members_unmasked(grid), media_type=JSON)
-    body = view.views.members if grid is None else view.views.members_of_grid.get(grid, b"[]")
+        return Response(views.members_unmasked(grid), media_type=JSON)
+    body = views.members if grid is None else views.members_of_grid.get(grid, b"[]")
     return Response(body, media_type=JSON)
 
 
 @router.get("/members/{member_id}", response_model=Member, openapi_extra=UNMASKED_PARAMS)
 async def get_member(member_id: str, request: Request) -> Response:
     """One member with the buildings they cover (names and phones masked)."""
-    show = await show_unmasked(request)
     views = snapshot(request).views
     body = views.member.get(member_id)
     if body is None:
         raise NotFound(f"member {member_id} does not exist", member=member_id)
+    grid = views.member_rows[member_id]["grid_code"]
+    check_code(request, "read", grid)
+    show = await show_unmasked(request, grid)
     return Response(views.member_unmasked(member_id) if show else body, media_type=JSON)

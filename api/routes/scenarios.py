@@ -8,11 +8,13 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from api.access import audit_targets, audited, check_code, needs, principal
 from api.bodies import StrictJSONRoute
 from api.deps import service
 from api.models.scenarios import Applied, Moves, Reverted, ScenarioFull, ScenarioItem, ScenarioOut
 from api.schemas import ScenarioIn
 from api.state import ServiceState
+from geo_grid.auth import policy
 from geo_grid.errors import InvalidInput
 from geo_grid.figures import coverage_tables
 
@@ -70,7 +72,41 @@ def scenario_json(request: Request, kept: dict, full: bool = False) -> dict[str,
     return out
 
 
-@router.post("/scenarios", status_code=201, response_model=ScenarioOut)
+def scenario_grids(state: ServiceState, spec: dict) -> list[str | None]:
+    """The grids a scenario names: its unavailable members' and its sealed buildings' (None
+    for what spans the street: a fraction of all members, a sealed area)."""
+    district = state.district
+    members = district.members.set_index("id")["grid_code"]
+    buildings = district.buildings.set_index("code")["grid_code"]
+    out: list[str | None] = [members.get(m) for m in spec.get("unavailable_members", ())]
+    out += [buildings.get(b) for b in spec.get("sealed_buildings", ())]
+    if spec.get("unavailable_fraction") or spec.get("sealed_area") or not out:
+        out.append(None)
+    return out
+
+
+def check_scenario_scope(request: Request, state: ServiceState, spec: dict) -> None:
+    """A scoped caller may run a what-if only inside its scope (403 naming what is outside)."""
+    for grid in scenario_grids(state, spec):
+        check_code(request, "scenario", grid)
+
+
+def scenario_in_scope(request: Request, state: ServiceState, kept: dict) -> bool:
+    """Whether every grid a kept scenario names is inside the caller's scope."""
+    who = principal(request)
+    return all(policy.in_scope(who, g) for g in scenario_grids(state, kept["result"]["scenario"]))
+
+
+def readable(request: Request, state: ServiceState, sid: str) -> dict:
+    """A kept scenario the caller may read (404 unknown, 403 outside its scope)."""
+    kept = state.get_scenario(sid)
+    for grid in scenario_grids(state, kept["result"]["scenario"]):
+        check_code(request, "read", grid)
+    return kept
+
+
+@router.post("/scenarios", status_code=201, response_model=ScenarioOut,
+             dependencies=[audited("scenario")])
 async def create_scenario(request: Request, body: ScenarioIn = Body(...),
                           state: ServiceState = Depends(service)) -> JSONResponse:
     """Rebalance the current assignment under an emergency scenario and keep the result.
@@ -82,37 +118,44 @@ async def create_scenario(request: Request, body: ScenarioIn = Body(...),
     if body.sealed_area is not None and count_vertices(body.sealed_area, limit) > limit:
         raise InvalidInput(f"sealed_area has more than {limit} vertices; simplify it",
                            max_vertices=limit)
-    kept = await run_in_threadpool(state.run_scenario, body.model_dump(exclude_none=True))
+    spec = body.model_dump(exclude_none=True)
+    check_scenario_scope(request, state, spec)
+    kept = await run_in_threadpool(state.run_scenario, spec)
+    audit_targets(request, kept["id"])
     view = scenario_json(request, kept)
     return JSONResponse(view, status_code=201, headers={"Location": view["links"]["self"]})
 
 
-@router.get("/scenarios", response_model=list[ScenarioItem])
-def list_scenarios(state: ServiceState = Depends(service)) -> list[dict]:
-    """Kept scenarios, newest first."""
-    return state.list_scenarios()
+@router.get("/scenarios", response_model=list[ScenarioItem], dependencies=[needs("read")])
+def list_scenarios(request: Request, state: ServiceState = Depends(service)) -> list[dict]:
+    """Kept scenarios, newest first (a scoped caller's: those inside its scope)."""
+    rows = state.list_scenarios()
+    if policy.in_scope(principal(request), None):
+        return rows
+    return [r for r in rows if scenario_in_scope(request, state, state.get_scenario(r["id"]))]
 
 
-@router.get("/scenarios/{sid}", response_model=ScenarioFull)
+@router.get("/scenarios/{sid}", response_model=ScenarioFull, dependencies=[needs("read")])
 def get_scenario(sid: str, request: Request, state: ServiceState = Depends(service)) -> JSONResponse:
     """A kept scenario: summary, shortages, and its figures before and after per grid,
     community and district, with the uncovered buildings and fragile grids."""
-    return JSONResponse(scenario_json(request, state.get_scenario(sid), full=True))
+    return JSONResponse(scenario_json(request, readable(request, state, sid), full=True))
 
 
-@router.get("/scenarios/{sid}/moves", response_model=Moves)
-def get_moves(sid: str, state: ServiceState = Depends(service)) -> dict:
+@router.get("/scenarios/{sid}/moves", response_model=Moves, dependencies=[needs("read")])
+def get_moves(sid: str, request: Request, state: ServiceState = Depends(service)) -> dict:
     """The moves of a scenario: member, building, from/to, load and reason."""
-    return {"id": sid, "moves": state.get_scenario(sid)["result"]["moves"]}
+    return {"id": sid, "moves": readable(request, state, sid)["result"]["moves"]}
 
 
-@router.post("/scenarios/{sid}/apply", response_model=Applied)
-def apply(sid: str, state: ServiceState = Depends(service)) -> dict:
+@router.post("/scenarios/{sid}/apply", response_model=Applied, dependencies=[audited("apply")])
+def apply(sid: str, request: Request, state: ServiceState = Depends(service)) -> dict:
     """Make a scenario's assignment current (409 if another assignment became current since)."""
+    audit_targets(request, sid)
     return state.apply_scenario(sid)
 
 
-@router.post("/assignments/revert", response_model=Reverted)
+@router.post("/assignments/revert", response_model=Reverted, dependencies=[audited("apply")])
 def revert(state: ServiceState = Depends(service)) -> dict:
     """Restore the assignment that was current before the current one."""
     return state.revert()
