@@ -1,8 +1,10 @@
 """HTTP benchmark: ``/api/v1/lookup`` against a no-op route of the same app, with wrk.
 
 Starts the service (uvicorn, ``--workers 2``, uvloop + httptools, no access log) on a free
-loopback port over a store (built in a temporary folder unless ``--db`` names one), then loads
-it with Debian's ``wrk`` (64 connections, 2 threads, ``--duration`` seconds per route):
+loopback port over a store (built in a temporary folder, or a copy of the one ``--db`` names),
+then loads it with Debian's ``wrk`` (64 connections, 2 threads, ``--duration`` seconds per route).
+Every request carries the API token of a ``viewer`` account the benchmark adds to its store, as
+a client of the service would:
 
 - ``/api/v1/lookup?lon=&lat=&crs=wgs84``: seeded random WGS-84 points inside the street (a Lua
   script cycles through them);
@@ -43,6 +45,7 @@ import json  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 import socket  # noqa: E402
+import sqlite3  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -51,12 +54,14 @@ import urllib.request  # noqa: E402
 import numpy as np  # noqa: E402
 import shapely  # noqa: E402
 
-from geo_grid.store import build_store, load_district  # noqa: E402
+from geo_grid.auth.users import add_user  # noqa: E402
+from geo_grid.store import Store, build_store, load_district  # noqa: E402
 
 #: wrk script: cycles through the paths of ``paths.lua`` (each thread from its own offset) and
 #: prints the run's figures as one JSON line when done.
 LUA = r"""
 local paths = dofile("%(paths)s")
+wrk.headers["Authorization"] = "Bearer %(token)s"
 PERCENTILES = {%(percentiles)s}
 local counter = 0
 local threads = {}
@@ -110,12 +115,12 @@ def street_points(district, n: int, seed: int) -> np.ndarray:
     return out[:n]
 
 
-def write_paths(folder: Path, name: str, paths: list[str]) -> Path:
-    """A wrk Lua script cycling through ``paths``."""
+def write_paths(folder: Path, name: str, paths: list[str], token: str) -> Path:
+    """A wrk Lua script cycling through ``paths``, authenticated with the API ``token``."""
     data = folder / f"{name}_paths.lua"
     data.write_text("return {\n" + ",\n".join(json.dumps(p) for p in paths) + "\n}\n")
     script = folder / f"{name}.lua"
-    script.write_text(LUA % {"paths": str(data),
+    script.write_text(LUA % {"paths": str(data), "token": token,
                              "percentiles": ",".join(f"{p:g}" for p in PERCENTILES)})
     return script
 
@@ -229,19 +234,28 @@ def main() -> None:
             t = time.perf_counter()
             build_store(db)
             print(f"built the store in {time.perf_counter() - t:.1f} s")
+        else:  # the benchmark's account goes into a copy, never into the caller's store
+            src, dst = sqlite3.connect(db), sqlite3.connect(tmp / db.name)
+            src.backup(dst)
+            src.close()
+            dst.close()
+            db = tmp / db.name
+        store = Store(db)
+        token = add_user(store, "http-benchmark", "viewer")
+        store.close()
         district = load_district(db)
         rng = np.random.default_rng(args.seed)
         pts = street_points(district, args.points, args.seed)
         queries = [f"lon={x:.6f}&lat={y:.6f}&crs=wgs84" for x, y in pts]
         scripts = {
-            "noop": write_paths(tmp, "noop", ["/api/v1/_noop"]),
-            "lookup": write_paths(tmp, "lookup", [f"/api/v1/lookup?{q}" for q in queries]),
-            "noop_query": write_paths(tmp, "noop_query", [f"/api/v1/_noop?{q}" for q in queries]),
+            "noop": write_paths(tmp, "noop", ["/api/v1/_noop"], token),
+            "lookup": write_paths(tmp, "lookup", [f"/api/v1/lookup?{q}" for q in queries], token),
+            "noop_query": write_paths(tmp, "noop_query", [f"/api/v1/_noop?{q}" for q in queries], token),
             "members": write_paths(tmp, "members", [
-                f"/api/v1/members/{m}" for m in rng.choice(district.members["id"].to_numpy(), 2000)]),
+                f"/api/v1/members/{m}" for m in rng.choice(district.members["id"].to_numpy(), 2000)], token),
             "grids": write_paths(tmp, "grids", [
-                f"/api/v1/grids/{c}" for c in rng.choice(district.grids["code"].to_numpy(), 2000)]),
-            "coverage": write_paths(tmp, "coverage", ["/api/v1/coverage"]),
+                f"/api/v1/grids/{c}" for c in rng.choice(district.grids["code"].to_numpy(), 2000)], token),
+            "coverage": write_paths(tmp, "coverage", ["/api/v1/coverage"], token),
         }
         port = free_port()
         url = f"http://127.0.0.1:{port}"
