@@ -26,6 +26,8 @@ Method (all geometry in EPSG:4549 metres, written as EPSG:4490 lon/lat rounded t
 
 Run ``python boundaries/generate.py [OUT_DIR]``; the default writes beside this file. The output is
 byte-for-byte reproducible (``tests/test_boundaries.py`` checks it).
+``python boundaries/generate.py --city wuxi [OUT_DIR] [--district CODE]`` draws a whole city instead
+(every street with its real committees, see ``boundaries/city.py``).
 """
 
 from __future__ import annotations
@@ -470,6 +472,32 @@ def write_layer(path: Path, name: str, rows: list[dict]) -> None:
     path.write_text(head + ",\n".join(lines) + "\n]}\n", encoding="utf-8")
 
 
+def main(argv: list[str] | None = None) -> None:
+    """The command line: the reference district, or with ``--city`` a whole city (boundaries/city.py)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Draw the synthetic layers (seeded, deterministic).")
+    ap.add_argument("out", nargs="?", type=Path, default=None,
+                    help="output folder (default: beside this file; with --city: data/<city>-city/)")
+    ap.add_argument("--city", choices=["wuxi"], default=None,
+                    help="draw every street of the city with its real committees instead")
+    ap.add_argument("--district", action="append", default=None, metavar="CODE",
+                    help="with --city: only this 6-digit district (repeatable), e.g. 320214")
+    args = ap.parse_args(argv)
+    if args.city is None:
+        if args.district:
+            ap.error("--district needs --city")
+        print(json.dumps(generate(args.out or HERE), ensure_ascii=False))
+        return
+    sys.path.insert(0, str(HERE.parent))
+    from boundaries.city import DEFAULT_OUTS, generate_city
+
+    try:
+        summary = generate_city(args.city, args.out or DEFAULT_OUTS[args.city], districts=args.district)
+    except ValueError as exc:  # a district code with no committees in the city
+        ap.error(str(exc))
+    print(json.dumps(summary, ensure_ascii=False))
+
+
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE
-    print(json.dumps(generate(target), ensure_ascii=False))
+    main()
