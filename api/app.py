@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         imports,
         lookup,
         members,
+        ogc,
         scenarios,
         versions,
     )
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(versions.router, prefix="/api/v1", dependencies=[needs("read")])
     app.include_router(edits.router, prefix="/api/v1", dependencies=[audited("edit")])
     app.include_router(audit.router, prefix="/api/v1")
+    app.include_router(ogc.router, dependencies=[needs("read")])
     map_routes.mount_static(app)
     app.include_router(map_routes.router, dependencies=[needs("read")])
     # after the API: routes are matched in order, and the hot ones come first
