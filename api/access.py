@@ -23,8 +23,11 @@ def principal(request: Request) -> Principal:
     return getattr(request.state, "principal", ANONYMOUS)
 
 
-def needs(action: str):
-    """A route dependency declaring (and checking) the action the route performs."""
+def needs(action: str, *, street_wide: bool = False):
+    """A route dependency declaring (and checking) the action the route performs.
+
+    The role is checked here; the scope on the data the route reads (grids, members...), or
+    here too with ``street_wide`` for routes acting on the whole street (export, import)."""
     if action not in policy.ACTIONS:
         raise ValueError(f"unknown action {action!r}")
 
@@ -32,7 +35,10 @@ def needs(action: str):
         who = principal(request)
         if who.is_anonymous and action == "lookup" and request.app.state.settings.public_lookup:
             return  # --public-lookup: masked lookups are open
-        policy.check(who, action)
+        if street_wide:
+            policy.check(who, action, None)
+        else:
+            policy.check_role(who, action)
 
     _needs.__name__ = f"needs_{action}"
     return Depends(_needs)
@@ -82,7 +88,7 @@ def audit_targets(request: Request, *codes: str) -> None:
     request.state.audit_targets = [*getattr(request.state, "audit_targets", []), *codes]
 
 
-def audited(action: str):
+def audited(action: str, *, street_wide: bool = False):
     """A route dependency that checks ``action`` (like :func:`needs`) and records the call in
     the audit trail when it ends: who, which route, the targets the route named with
     :func:`audit_targets`, and the outcome (``ok`` or the error code)."""
@@ -96,7 +102,10 @@ def audited(action: str):
         from geo_grid.errors import GeoGridError
 
         who = principal(request)
-        policy.check(who, action)
+        if street_wide:
+            policy.check(who, action, None)
+        else:
+            policy.check_role(who, action)
         outcome = "ok"
         try:
             yield

@@ -83,11 +83,17 @@ def body_limit(scope: Scope, content_type: str) -> int:
     return setting("max_json_bytes")
 
 
+#: The stable codes of the refusals the middleware answers itself (as the core's errors).
+EDGE_CODES = {400: "bad_request", 413: "payload_too_large", 414: "uri_too_long"}
+
+
 def problem_message(status: int, title: str, detail: str, path: str,
                     extra_headers: list[tuple[bytes, bytes]] = ()) -> tuple[Message, Message]:
     """The start and body messages of a problem+json answer made by the middleware itself."""
-    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail,
-                       "instance": path}, ensure_ascii=False).encode()
+    code = EDGE_CODES.get(status, "http_error")
+    body = json.dumps({"type": f"urn:geo-grid:error:{code}", "title": title, "status": status,
+                       "detail": detail, "instance": path, "code": code},
+                      ensure_ascii=False).encode()
     headers = [(b"content-type", PROBLEM.encode()), (b"content-length", str(len(body)).encode()),
                *extra_headers]
     return ({"type": "http.response.start", "status": status, "headers": headers},

@@ -136,6 +136,8 @@ class GridLocator:
         added_codes = np.asarray(list(added_codes), dtype=object)
         added_geoms = np.asarray(list(added_geoms), dtype=object)
         keep = np.array([str(c) not in retired for c in self.codes], dtype=bool)
+        if keep.all() and not len(added_codes):  # no grid changed (a building moved)
+            return self
         codes = np.concatenate([self.codes[keep], added_codes])
         geoms = np.concatenate([self.geoms[keep], added_geoms])
         if len(codes) == 0 or not all(shapely.is_valid(added_geoms)):

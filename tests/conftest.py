@@ -28,6 +28,24 @@ def store_path(tmp_path_factory) -> Path:
     return path
 
 
+def copy_without_users(src: Path, dest: Path) -> Path:
+    """Copy a store and remove its accounts and sessions (servers started by other tests of
+    the same process add users to the shared reference store)."""
+    import shutil
+    import sqlite3
+
+    shutil.copy(src, dest)
+    con = sqlite3.connect(dest)
+    try:
+        for table in ("sessions", "users"):
+            if con.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone():
+                con.execute(f'DELETE FROM "{table}"')
+        con.commit()
+    finally:
+        con.close()
+    return dest
+
+
 @pytest.fixture(scope="module")
 def own_store(store_path, tmp_path_factory) -> Path:
     """A copy of the reference store for one test module to write to."""

@@ -55,7 +55,7 @@ class ServedURL(str):
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
 
 def provision(db, role: str = "admin", scope: str | None = None, name: str | None = None) -> str:

@@ -23,7 +23,7 @@ import shapely
 import uvicorn
 
 from geo_grid.importing.encoding import guess_dbf_encoding
-from tests.test_api import PROBLEM, authed, free_port, start_server
+from tests.test_api import PROBLEM, ServedURL, authed, free_port, provision, start_server
 from tests.test_import import KEEP, geojson
 from tests.test_import_people import make_id, write_xlsx, wrong_id
 
@@ -267,7 +267,9 @@ def serve_in_thread(app):
                 break
             time.sleep(0.05)
         assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{server.config.port}"
+        url = ServedURL(f"http://127.0.0.1:{server.config.port}")
+        url.token = provision(app.state.settings.db)
+        yield url
     finally:
         server.should_exit = True
         thread.join(10)

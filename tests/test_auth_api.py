@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 
+from tests.conftest import copy_without_users
 from tests.test_api import PROBLEM, free_port, provision, start_server
 
 GEO_GRID = [sys.executable, "-m", "geo_grid.cli"]
@@ -19,9 +20,7 @@ GEO_GRID = [sys.executable, "-m", "geo_grid.cli"]
 
 @pytest.fixture(scope="module")
 def fresh_store(store_path, tmp_path_factory):
-    path = tmp_path_factory.mktemp("auth") / "fresh.gpkg"
-    shutil.copy(store_path, path)
-    return path
+    return copy_without_users(store_path, tmp_path_factory.mktemp("auth") / "fresh.gpkg")
 
 
 def _wait(url: str, proc: subprocess.Popen) -> None:
@@ -63,7 +62,7 @@ def test_first_start_prints_a_one_time_login(fresh_store, tmp_path):
             cookie = r.headers["set-cookie"]
             assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
             sid = cookie.split(";")[0].split("=", 1)[1]
-            with httpx.Client(base_url=url, cookies={"gg_session": sid}) as browser:
+            with httpx.Client(base_url=url, cookies={"gg_session": sid}, timeout=120) as browser:
                 me = browser.get("/api/v1/session").json()
                 assert me["user"] == "admin" and me["role"] == "admin" and me["csrf"]
                 assert browser.get("/api/v1/grids").status_code == 200
@@ -78,13 +77,12 @@ def test_first_start_prints_a_one_time_login(fresh_store, tmp_path):
 
 
 def test_no_users_refuses_a_non_loopback_bind(store_path, tmp_path):
-    db = tmp_path / "nobody.gpkg"
-    shutil.copy(store_path, db)
+    db = copy_without_users(store_path, tmp_path / "nobody.gpkg")
     from geo_grid.auth.users import list_users
     from geo_grid.store import Store
 
     s = Store(db)
-    assert list_users(s) == []  # the reference store was built with no accounts
+    assert list_users(s) == []
     s.close()
     out = subprocess.run([*GEO_GRID, "serve", "--db", str(db), "--host", "0.0.0.0",
                           "--port", str(free_port())], capture_output=True, text=True, timeout=120)
@@ -102,7 +100,7 @@ def served(store_path, tmp_path_factory):
 def test_tokens_sessions_and_csrf(served, district):
     url, path = served
     viewer = provision(path, "viewer", name="看一看")
-    with httpx.Client(base_url=url) as c:
+    with httpx.Client(base_url=url, timeout=120) as c:
         assert c.get("/api/v1/grids", headers={"Authorization": "Bearer nope"}).status_code == 401
         assert c.get("/api/v1/grids", headers={"Authorization": "Basic x"}).status_code == 401
         r = c.get("/api/v1/grids", headers={"Authorization": f"Bearer {viewer}"})
@@ -115,7 +113,7 @@ def test_tokens_sessions_and_csrf(served, district):
         r = c.get(f"/map/versions/1/diff/1?token={url.token}&x=1")
         assert r.status_code == 303 and r.headers["location"] == "/map/versions/1/diff/1?x=1"
         sid = r.headers["set-cookie"].split(";")[0].split("=", 1)[1]
-    with httpx.Client(base_url=url, cookies={"gg_session": sid}) as browser:
+    with httpx.Client(base_url=url, cookies={"gg_session": sid}, timeout=120) as browser:
         csrf = browser.get("/api/v1/session").json()["csrf"]
         body = {"unavailable_members": [str(district.members.id.iloc[0])]}
         r = browser.post("/api/v1/scenarios", json=body)
@@ -160,7 +158,7 @@ def test_login_form_and_its_rate_limit(served):
     s = Store(path)
     set_password(s, "街道办", "correct horse battery")
     s.close()
-    with httpx.Client(base_url=url) as c:
+    with httpx.Client(base_url=url, timeout=120) as c:
         assert c.get("/login").status_code == 200
         r = c.post("/login", data={"name": "街道办", "password": "correct horse battery",
                                    "next": "//evil.example/x"})
@@ -210,3 +208,22 @@ def test_public_lookup_opens_only_masked_lookups(store_path, tmp_path, district)
         assert r.status_code == 401
         assert httpx.get(url + "/api/v1/grids").status_code == 401
     assert os.environ.get("GEO_GRID_PUBLIC_LOOKUP") is None
+
+
+def test_a_rebuilt_store_keeps_its_accounts_and_audit_trail(store_path, tmp_path):
+    db = copy_without_users(store_path, tmp_path / "rebuilt.gpkg")
+    token = provision(db, "street", "320214052", name="留用")
+    out = subprocess.run([*GEO_GRID, "init", "--db", str(db), "--force"], capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    from geo_grid.auth.users import authenticate_token
+    from geo_grid.store import Store
+
+    s = Store(db)
+    try:
+        assert authenticate_token(s, token).name == "留用"
+    finally:
+        s.close()
+    out = subprocess.run([*GEO_GRID, "audit", "verify", "--db", str(db)], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -24,6 +24,7 @@ from geo_grid.auth.policy import (
 from geo_grid.auth.roles import ANONYMOUS, ROLES, Principal
 from geo_grid.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from geo_grid.store import Store
+from tests.conftest import copy_without_users
 
 STREET = "320214052"
 COMMUNITY = "320214052005"
@@ -53,8 +54,7 @@ def _principal(role: str) -> Principal:
 @pytest.fixture
 def fresh(store_path, tmp_path):
     """A fresh copy of the reference store, opened."""
-    path = tmp_path / "s.gpkg"
-    shutil.copy(store_path, path)
+    path = copy_without_users(store_path, tmp_path / "s.gpkg")
     store = Store(path)
     yield store
     store.close()
@@ -63,8 +63,7 @@ def fresh(store_path, tmp_path):
 @pytest.fixture(scope="module")
 def shared(store_path, tmp_path_factory):
     """One copy of the reference store for the account tests of this module."""
-    path = tmp_path_factory.mktemp("auth") / "s.gpkg"
-    shutil.copy(store_path, path)
+    path = copy_without_users(store_path, tmp_path_factory.mktemp("auth") / "s.gpkg")
     store = Store(path)
     yield store
     store.close()
@@ -398,8 +397,7 @@ def _cli(*args, stdin: str | None = None) -> subprocess.CompletedProcess:
 
 
 def test_cli_users_and_audit(store_path, tmp_path):
-    db = tmp_path / "cli.gpkg"
-    shutil.copy(store_path, db)
+    db = copy_without_users(store_path, tmp_path / "cli.gpkg")
     out = _cli("user", "add", "wang", "--role", "community", "--scope", COMMUNITY, "--db", str(db),
                "--password-stdin", stdin="a long password\n")
     assert out.returncode == 0, out.stderr

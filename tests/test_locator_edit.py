@@ -63,3 +63,9 @@ def test_with_edit_equals_a_full_build(district, kind):
     x0, y0, x1, y1 = g.total_bounds
     lon, lat = rng.uniform(x0, x1, 20000), rng.uniform(y0, y1, 20000)
     np.testing.assert_array_equal(updated.locate(lon, lat), full.locate(lon, lat))
+
+
+def test_with_edit_of_nothing_is_the_same_locator(district):
+    g = district.grids
+    base = GridLocator.build(g["code"], g.geometry.array)
+    assert base.with_edit([], [], []) is base

@@ -166,16 +166,6 @@ def test_problems(http, district):
                     headers={"Authorization": "Bearer nope"}).status_code == 401
 
 
-#: Known bug outside this module: ``api.access.needs`` checks the router's action on the whole
-#: street (``policy.check(who, "read")`` with no code), so a community or grid user gets 403 on
-#: every /ogc route before the routes filter to its scope (see tests/test_access_matrix.py). The
-#: test fails as soon as that is fixed, so that this mark is removed.
-SCOPED_USERS_LOCKED_OUT = pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="api.access.needs refuses scoped users the whole-street read before any route runs")
-
-
-@SCOPED_USERS_LOCKED_OUT
 def test_community_and_grid_scope(url, db, district):
     community = {"Authorization": f"Bearer {provision(db, 'community', COMMUNITY)}"}
     grid = COMMUNITY + "001"

@@ -148,14 +148,16 @@ def get_moves(sid: str, request: Request, state: ServiceState = Depends(service)
     return {"id": sid, "moves": readable(request, state, sid)["result"]["moves"]}
 
 
-@router.post("/scenarios/{sid}/apply", response_model=Applied, dependencies=[audited("apply")])
+@router.post("/scenarios/{sid}/apply", response_model=Applied,
+             dependencies=[audited("apply", street_wide=True)])
 def apply(sid: str, request: Request, state: ServiceState = Depends(service)) -> dict:
     """Make a scenario's assignment current (409 if another assignment became current since)."""
     audit_targets(request, sid)
     return state.apply_scenario(sid)
 
 
-@router.post("/assignments/revert", response_model=Reverted, dependencies=[audited("apply")])
+@router.post("/assignments/revert", response_model=Reverted,
+             dependencies=[audited("apply", street_wide=True)])
 def revert(state: ServiceState = Depends(service)) -> dict:
     """Restore the assignment that was current before the current one."""
     return state.revert()

@@ -95,6 +95,26 @@ def in_scope(p: Principal, code: str | None) -> bool:
     return str(code).startswith(p.scope)
 
 
+def check_role(p: Principal, action: str) -> None:
+    """Raise unless the principal's role allows ``action`` somewhere (its scope is checked
+    later, on the data, with :func:`check`): what a route declares it needs.
+
+    Raises
+    ------
+    Unauthorized
+        The principal is anonymous.
+    Forbidden
+        The role does not allow the action.
+    """
+    _known(action)
+    if p.is_anonymous:
+        raise Unauthorized(f"{action} requires authentication: give an API token or log in",
+                           action=action)
+    if not allows(p, action):
+        raise Forbidden(f"user {p.name} (role {p.role}) may not {action}", role=p.role,
+                        action=action)
+
+
 def check(p: Principal, action: str, code: str | None = None) -> None:
     """Raise unless the principal may do ``action`` on ``code``.
 

@@ -263,12 +263,50 @@ def remove_stale_builds(db: Path) -> list[Path]:
     return gone
 
 
+#: What a rebuilt or re-imported store keeps from the store it replaces: the accounts, their
+#: sessions and the audit trail (with its head in ``geo_grid_meta``), so that replacing the
+#: layers neither locks the office out nor breaks the trail.
+CARRIED_TABLES = ("users", "sessions", "audit")
+CARRIED_META = ("audit_head",)
+
+
+def carry_accounts(old: Path, new: Path) -> None:
+    """Copy the accounts, sessions and audit trail of the store at ``old`` into ``new``."""
+    import sqlite3
+
+    con = sqlite3.connect(new)
+    try:
+        con.execute("ATTACH DATABASE ? AS old", (str(old),))
+        have = {r[0] for r in con.execute("SELECT name FROM old.sqlite_master WHERE type='table'")}
+        for table in CARRIED_TABLES:
+            if table in have:
+                cols = [r[1] for r in con.execute(f'PRAGMA old.table_info("{table}")')]
+                mine = {r[1] for r in con.execute(f'PRAGMA main.table_info("{table}")')}
+                names = ", ".join(f'"{c}"' for c in cols if c in mine)
+                con.execute(f'DELETE FROM main."{table}"')
+                con.execute(
+                    f'INSERT INTO main."{table}" ({names}) SELECT {names} FROM old."{table}"')
+        if "geo_grid_meta" in have:
+            for key in CARRIED_META:
+                row = con.execute("SELECT value FROM old.geo_grid_meta WHERE key = ?",
+                                  (key,)).fetchone()
+                if row is not None:
+                    con.execute("INSERT OR REPLACE INTO main.geo_grid_meta (key, value) "
+                                "VALUES (?, ?)", (key, row[0]))
+        con.commit()
+        con.execute("DETACH DATABASE old")
+    finally:
+        con.close()
+
+
 def _write_and_replace(path: Path, district: District, meta: dict[str, str],
                        progress: Progress | None) -> None:
     tmp = path.with_name(f".{path.name}.building-{os.getpid()}")
     tmp.unlink(missing_ok=True)
     try:
         write_store(tmp, district, meta=meta, progress=progress)
+        if path.exists():
+            carry_accounts(path, tmp)
         for suffix in ("-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         os.replace(tmp, path)
