@@ -44,7 +44,7 @@ async def list_audit(request: Request,
                      code: str | None = Query(None, pattern=r"^\d{9,17}$",
                                               description="entries naming a code under this one"),
                      limit: int = Query(100, ge=1, le=1000),
-                     offset: int = Query(0, ge=0)) -> list[dict[str, Any]]:
+                     offset: int = Query(0, ge=0, le=10**9)) -> list[dict[str, Any]]:
     """Audit entries, newest first, filtered; a scoped caller sees only entries naming codes in
     its scope."""
     from geo_grid.auth import audit

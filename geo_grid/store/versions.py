@@ -83,8 +83,10 @@ def get_version(store: Store, version: int) -> BoundaryVersion:
         If the store has no such version.
     """
     b = schema.boundary_versions
-    with store.engine.connect() as conn:
-        row = conn.execute(select(b).where(b.c.id == int(version))).first()
+    row = None
+    if 0 < int(version) < 2**31:  # beyond that no store has it (and SQLite's INTEGER ends)
+        with store.engine.connect() as conn:
+            row = conn.execute(select(b).where(b.c.id == int(version))).first()
     if row is None:
         raise NotFound(f"boundary version {version} does not exist", version=int(version))
     return _record(row)
@@ -119,6 +121,11 @@ def parse_as_of(value: str | datetime) -> datetime:
                                "2026-11-01T09:30:00+08:00 or 2026-11-01)", as_of=value) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=CST)
+    try:
+        when.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(f"as_of {value!s} is outside the years 1–9999 in UTC",
+                           as_of=str(value)) from None
     return when
 
 
