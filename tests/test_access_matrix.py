@@ -127,14 +127,7 @@ EXTRA: dict[str, Op] = {
 #: ``reason -> predicate(key, where, role, op)`` (reported to the lead engineer). A cell a
 #: predicate covers may only answer 403; the test fails as soon as one of them answers as the
 #: table says, so that the entry is removed once the bug is fixed.
-WHOLE_STREET = ("api.access.needs/audited check the action on the whole street "
-                "(policy.check(who, action) with code None), so a community or grid user is "
-                "refused every route before its own scope check")
-KNOWN_MISMATCHES = {
-    WHOLE_STREET: lambda key, where, role, op: (
-        role in ("community", "grid") and op.action not in (None, "authenticated")
-        and key != "GET /api/v1/lookup"),  # the point lookup declares no action
-}
+KNOWN_MISMATCHES: dict = {}
 
 
 def known_mismatch(key: str, where: str, role: str, op: Op) -> str | None:
@@ -354,11 +347,6 @@ def _member_grids(client, token) -> tuple[set[str], set[str]]:
     return {m["id"] for m in rows}, {m["grid_code"] for m in rows}
 
 
-SCOPED_USERS_LOCKED_OUT = pytest.mark.xfail(
-    strict=True, reason=WHOLE_STREET, raises=AssertionError)
-
-
-@SCOPED_USERS_LOCKED_OUT
 def test_lists_are_filtered_to_the_scope(client, tokens, places):
     every = _grid_codes(client, tokens["admin"])
     of_a = {c for c in every if c.startswith(A)}
@@ -389,7 +377,6 @@ def test_lists_are_filtered_to_the_scope(client, tokens, places):
     assert scenario_ids("grid") & both == {places.scenario["in"]}
 
 
-@SCOPED_USERS_LOCKED_OUT
 def test_unmasked_needs_the_role_and_the_scope(client, tokens, places):
     other_a = min(c for c in _grid_codes(client, tokens["admin"])
                   if c.startswith(A) and c != G)
