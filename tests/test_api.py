@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import httpx
@@ -85,13 +86,16 @@ def start_server(db, **env_extra):
     token = provision(db)
     env = {**os.environ, "GEO_GRID_DB": str(db), "GEO_GRID_BUILD_IF_MISSING": "false",
            **env_extra}
+    # the server's output goes to a file: a pipe nobody reads would block the server once its
+    # log filled the pipe's buffer
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed when the server stops
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        env=env, stdout=log, stderr=subprocess.STDOUT)
     url = ServedURL(f"http://127.0.0.1:{port}")
     url.token = token
-    deadline = time.time() + 90
+    deadline = time.time() + 120
     try:
         while True:
             try:
@@ -100,13 +104,15 @@ def start_server(db, **env_extra):
             except httpx.HTTPError:
                 time.sleep(0.2)
             if proc.poll() is not None:
-                raise RuntimeError(proc.stdout.read().decode())
+                log.seek(0)
+                raise RuntimeError(log.read().decode(errors="replace"))
             if time.time() > deadline:
                 raise RuntimeError("server did not start")
         yield url
     finally:
         proc.terminate()
         proc.wait(10)
+        log.close()
 
 
 @pytest.fixture(scope="module")
