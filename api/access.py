@@ -44,6 +44,12 @@ def needs(action: str, *, street_wide: bool = False):
     return Depends(_needs)
 
 
+def require(request: Request, action: str) -> None:
+    """What :func:`needs` checks, called by a hot route itself (a
+    :class:`~api.routes._read.RequestRoute`, which takes no dependencies)."""
+    policy.check_role(principal(request), action)
+
+
 def check_code(request: Request, action: str, code: str | None) -> None:
     """Refuse (403) ``action`` on ``code`` outside the caller's scope (401 when anonymous)."""
     who = principal(request)

@@ -11,13 +11,14 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.access import principal
+from api.access import principal, require
 from api.models.coverage import Coverage
-from api.routes._read import send_body, snapshot
+from api.routes._read import RequestRoute, send_body, snapshot
 from api.views import Body
 from geo_grid.auth import policy
 
-router = APIRouter(tags=["coverage"])
+# a hot read route: called as a plain endpoint, it checks the caller itself (see RequestRoute)
+router = APIRouter(tags=["coverage"], route_class=RequestRoute)
 
 
 def _scoped(body: Body, who) -> Body:
@@ -37,6 +38,7 @@ def _scoped(body: Body, who) -> Body:
 async def coverage(request: Request) -> Response:
     """Coverage of the current assignment per grid, community and district, resilience and the
     fragile grids (figures of :mod:`geo_grid.figures`, computed once per assignment version)."""
+    require(request, "read")
     body = snapshot(request).views.coverage
     who = principal(request)
     if not policy.in_scope(who, None):
