@@ -13,19 +13,14 @@ bounded and the generation seeded (``derandomize``), so a run is repeatable.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 
-from tests.test_api import ServedURL, free_port, provision
+from tests.test_api import start_server
 
 #: Operations that write to the store when given a valid request: invalid requests only.
 #: (All of them are POSTs, and no other operation has these paths.)
@@ -138,41 +133,10 @@ slow = _load(BOTH).include(method=SLOW[0], path=SLOW[1])
 mutating = _load([schemathesis.GenerationMode.NEGATIVE]).include(path=MUTATING_PATHS)
 
 
-@contextlib.contextmanager
-def _server(db, log_path):
-    """``tests.test_api.start_server`` with the server's output in a file: that one pipes it and
-    never reads the pipe, so a run that finds server errors fills the pipe with their tracebacks
-    (64 KB) and the server hangs on its next write instead of answering."""
-    port = free_port()
-    token = provision(db)
-    env = {**os.environ, "GEO_GRID_DB": str(db), "GEO_GRID_BUILD_IF_MISSING": "false"}
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-            env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = ServedURL(f"http://127.0.0.1:{port}")
-    url.token = token
-    deadline = time.time() + 90
-    try:
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"server did not start: {log_path.read_text()[-2000:]}")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
 @pytest.fixture(scope="module")
-def served(own_store, tmp_path_factory):
-    """The service on a copy of the reference store (its log: ``server.log`` next to it)."""
-    with _server(own_store, tmp_path_factory.mktemp("schemathesis") / "server.log") as url:
+def served(own_store):
+    """The service on a copy of the reference store."""
+    with start_server(own_store) as url:
         yield url
 
 
