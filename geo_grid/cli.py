@@ -29,6 +29,13 @@ console = Console(stderr=True)
 DbOption = typer.Option(Path(DEFAULT_STORE), "--db", help="GeoPackage store", envvar="GEO_GRID_DB")
 
 
+def audited(db: Path, action: str, command: str, targets=()) -> None:
+    """Record a state change made here in the store's audit trail (as ``cli:<login>``)."""
+    from geo_grid.auth.audit import record_command
+
+    record_command(db, action=action, command=command, targets=[str(t) for t in targets])
+
+
 def fail(exc: GeoGridError) -> None:
     """Print a core error as ``error[code]: message`` and exit 2."""
     console.print(f"[red]error[/red]\\[{exc.code}]: {escape(exc.message)}", highlight=False, soft_wrap=True)
@@ -194,6 +201,7 @@ def import_(db: Path = typer.Option(..., "--db", help="GeoPackage store to creat
                                   force=force, report_path=report, progress=advance,
                                   repair=repair, tolerance_m=tolerance, household_range=hh,
                                   on_report=on_report)
+        audited(db, "import", "geo-grid import", [str(f) for f in files.values()])
     except GeoGridError as exc:
         fail(exc)
     except OSError as exc:
@@ -252,6 +260,8 @@ def import_members(file: Path = typer.Argument(..., help="member roster (.xlsx o
 
     try:
         rep = run(db, file, sheet=sheet, fields=parse_fields(field), skip_bad_rows=skip_bad_rows)
+        if rep.written:
+            audited(db, "import", "geo-grid import-members", [file.name])
     except GeoGridError as exc:
         fail(exc)
     _people_result(rep, report)
@@ -273,6 +283,8 @@ def import_households(file: Path = typer.Argument(..., help="households file (.x
 
     try:
         rep = run(db, file, sheet=sheet, fields=parse_fields(field), skip_bad_rows=skip_bad_rows)
+        if rep.written:
+            audited(db, "import", "geo-grid import-households", [file.name])
     except GeoGridError as exc:
         fail(exc)
     _people_result(rep, report)
@@ -439,6 +451,7 @@ def assign(db: Path = DbOption) -> None:
             advance("stored")
         totals = district_coverage(district, assignment=rows).totals()
         store.close()
+        audited(db, "apply", "geo-grid assign", [stamp])
     except GeoGridError as exc:
         fail(exc)
     typer.echo(json.dumps({"assignment_version": stamp, "pairs": len(rows), **totals}, ensure_ascii=False))
@@ -471,9 +484,13 @@ def rebalance(scenario: Path = typer.Option(..., "--scenario", help="scenario JS
             advance("solved")
         sid = history.save_scenario(store, sc.name, sc.to_dict(), result, version)
         out = {"id": sid, "summary": result["summary"], "shortages": len(result["shortages"])}
-        if apply:
-            out["applied"] = history.apply_scenario(store, sid)
         store.close()
+        audited(db, "scenario", "geo-grid rebalance", [sid])
+        if apply:
+            store = Store(db)
+            out["applied"] = history.apply_scenario(store, sid)
+            store.close()
+            audited(db, "apply", "geo-grid rebalance --apply", [sid])
     except GeoGridError as exc:
         fail(exc)
     if output is not None:

@@ -102,6 +102,12 @@ def test_cli_split_versions_diff(store_copy, district):
     assert len(done["edit"]["added"]) == 3
     rows = [json.loads(line) for line in _cli("versions", db=store_copy).stdout.splitlines()]
     assert [r["id"] for r in rows] == [1, 2] and rows[1]["author"] == "王五"
+    # the edit is in the audit trail, as made on the command line
+    trail = subprocess.run([*GEO_GRID, "audit", "list", "--db", str(store_copy)],
+                           capture_output=True, text=True, timeout=120).stdout.splitlines()
+    entry = json.loads(trail[0])
+    assert entry["action"] == "edit" and entry["user"].startswith("cli:")
+    assert code in entry["targets"]
     d = json.loads(_cli("diff", "1", "2", db=store_copy).stdout)
     assert {g["code"] for g in d["grids_added"]} == set(done["edit"]["added"])
     # a line with lon and lat swapped is refused with a message saying so, nothing written

@@ -235,3 +235,40 @@ def verify(store: Store) -> tuple[bool, int | None, str]:
 
 
 __all__ = ["GENESIS", "HEAD_KEY", "count", "entries", "entry_hash", "record", "verify"]
+
+
+def cli_user() -> str:
+    """The audit trail's name for whoever runs a command: ``cli:<login>``."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001 - no login name (a container): say so instead
+        return "cli:unknown"
+
+
+def record_command(db, *, action: str, command: str, targets: Iterable[str] = (),
+                   outcome: str = "ok") -> None:
+    """Record a state change made on the command line (``cli:<login>``, role ``admin``: whoever
+    can run commands on the store's machine can write its file).
+
+    Parameters
+    ----------
+    db : Path or str
+        The store.
+    action : str
+        One of :data:`geo_grid.auth.policy.ACTIONS`.
+    command : str
+        The command, e.g. ``geo-grid assign``.
+    targets : iterable of str
+        The codes or names acted on.
+    outcome : str
+        ``ok`` or the error code.
+    """
+    store = Store(db)
+    try:
+        record(store, user=cli_user(), role="admin", action=action, route=command,
+               targets=targets, outcome=outcome)
+    finally:
+        store.close()
+

@@ -51,6 +51,7 @@ def _read_json(value: str, what: str) -> dict:
 
 
 def _run(db: Path, make, author: str | None, note: str) -> None:
+    from geo_grid.auth.audit import record_command
     from geo_grid.cli import fail
     from geo_grid.errors import GeoGridError
     from geo_grid.store import Store
@@ -62,6 +63,9 @@ def _run(db: Path, make, author: str | None, note: str) -> None:
             done = run_edit(store, make, author=_author(author), note=note)
         finally:
             store.close()
+        summary = done.edit.summary()
+        record_command(db, action="edit", command=f"geo-grid grid ({summary['kind']})",
+                       targets=[*summary["retired"], *summary["added"], *summary["reshaped"]])
     except GeoGridError as exc:
         _print_violations(exc)
         fail(exc)

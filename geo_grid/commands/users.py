@@ -9,7 +9,6 @@ once, the store keeps its hash. Every change is recorded in the audit trail as m
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import json
 import sys
 from pathlib import Path
@@ -23,16 +22,9 @@ app = typer.Typer(help="Manage accounts: add, list, disable, new API token.", no
 DbOption = typer.Option(Path(DEFAULT_STORE), "--db", help="GeoPackage store", envvar="GEO_GRID_DB")
 
 
-def cli_user() -> str:
-    """The audit trail's name for whoever runs the command: ``cli:<login>``."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - no login name (a container): say so instead
-        return "cli:unknown"
-
-
 def _audit(store, route: str, name: str, outcome: str = "ok") -> None:
     from geo_grid.auth import audit
+    from geo_grid.auth.audit import cli_user
 
     audit.record(store, user=cli_user(), role="admin", action="users", route=route,
                  targets=(name,), outcome=outcome)
