@@ -4,8 +4,8 @@ comes in, security headers, compression and conditional GET on what goes out.
 Requests
 --------
 - A query string over :data:`MAX_QUERY_BYTES` is answered ``414`` (problem+json).
-- An ``X-API-Key`` that is not ASCII is answered ``400`` (a key is ASCII; comparing other bytes
-  would fail further in).
+- An ``Authorization`` header that is not ASCII is answered ``400`` (a token is ASCII;
+  comparing other bytes would fail further in).
 - The body is counted as it streams in, whatever its framing (``Content-Length`` or chunked,
   JSON or multipart): once it passes the route's limit (:func:`body_limit`: imports, uploads,
   JSON) the request is answered ``413`` there and then, and the route sees the client gone. A
@@ -199,8 +199,8 @@ class EdgeMiddleware:
                 ctype = value.decode("latin-1").lower()
             elif name == b"content-length":
                 declared = value
-            elif name == b"x-api-key" and not value.isascii():
-                refusal = (400, "Bad request", "the X-API-Key header must be ASCII text")
+            elif name == b"authorization" and not value.isascii():
+                refusal = (400, "Bad request", "the Authorization header must be ASCII text")
         if len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
             refusal = (414, "URI too long", f"the query string is {len(scope['query_string'])} "
                        f"bytes, over the limit of {MAX_QUERY_BYTES} bytes")

@@ -262,8 +262,8 @@ def test_bad_json_bodies_are_4xx_problems(http, kind):
         assert r.json()["detail"]
 
 
-def test_non_ascii_api_key_surge_and_long_query_are_4xx_problems(http):
-    r = http.get("/api/v1/grids", headers={"X-API-Key": "ключ".encode()})
+def test_non_ascii_token_surge_and_long_query_are_4xx_problems(http):
+    r = http.get("/api/v1/grids", headers={"Authorization": "Bearer ключ".encode()})
     assert is_problem(r, 400) and "ASCII" in r.json()["detail"]
     r = http.post("/api/v1/scenarios", json={"surge": {"elderly": 1e308}})
     assert is_problem(r, 422) and "over the limit of 100" in r.json()["detail"]
