@@ -140,9 +140,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(versions.router, prefix="/api/v1", dependencies=[needs("read")])
     app.include_router(edits.router, prefix="/api/v1", dependencies=[audited("edit")])
     app.include_router(audit.router, prefix="/api/v1")
+    from api.routes import campaigns
+    app.include_router(campaigns.router, prefix="/api/v1")  # each route declares its own
     app.include_router(ogc.router, dependencies=[needs("read")])
     map_routes.mount_static(app)
     app.include_router(map_routes.router, dependencies=[needs("read")])
+    from maps import campaigns as campaign_maps
+    app.include_router(campaign_maps.router)  # each page declares its own action
     # after the API: routes are matched in order, and the hot ones come first
     docs.install(app)
     return app

@@ -88,6 +88,11 @@ EXPECTED: dict[str, Op] = {
     # nothing was applied on this store: nothing to revert
     "POST /api/v1/assignments/revert": Op("apply", ok=409),
     "GET /api/v1/coverage": Op("read"),
+    # campaigns: a body refused after the caller was authorised (none sent), an unknown campaign
+    "POST /api/v1/campaigns": Op("scenario", ok=422),
+    "POST /api/v1/campaigns/{cid}/visits": Op("campaign", ok=422),
+    "GET /api/v1/campaigns/{cid}/progress": Op("read", ok=404),
+    "GET /api/v1/campaigns/{cid}/report.xlsx": Op("read", ok=404),
     "GET /api/v1/export": Op("export"),
     # imports without their files
     "POST /api/v1/imports/layers": Op("import", ok=422),
@@ -115,6 +120,9 @@ EXPECTED: dict[str, Op] = {
     "GET /map/scenarios/{sid}": Op("read_personal", scoped=True),
     "GET /map/scenarios/{sid}/compare": Op("read_personal", scoped=True),
     "GET /map/versions/{a}/diff/{b}": Op("read"),
+    # a campaign's progress map and phone page (an unknown campaign)
+    "GET /map/campaigns/{cid}": Op("read", ok=404),
+    "GET /m/campaigns/{cid}": Op("campaign", ok=404),
 }
 #: Routes outside the OpenAPI document, listed by hand (``"authenticated"``: any user).
 EXTRA: dict[str, Op] = {

@@ -245,3 +245,46 @@ audit = Table(
 
 #: The tables of accounts and the audit trail, created on opening a store built without them.
 AUTH_TABLES = (users, sessions, audit)
+
+# Door-to-door campaigns (see geo_grid.campaigns): ``scope`` is the request's scope (JSON);
+# ``campaign_buildings`` the buildings to visit and who visits each (``member_id`` NULL when
+# nobody covers the building); ``campaign_visits`` one row per visit, ``id`` the client's UUID
+# (unique: a replay is ignored), ``answer`` the JSON the first request was answered with.
+campaigns = Table(
+    "campaigns", metadata, _fid(),
+    Column("id", Text, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("deadline", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("scope", Text, nullable=False),
+)
+
+campaign_buildings = Table(
+    "campaign_buildings", metadata, _fid(),
+    Column("campaign_id", Text, nullable=False, index=True),
+    Column("building_code", Text, nullable=False),
+    Column("grid_code", Text, nullable=False),
+    Column("community_code", Text, nullable=False),
+    Column("member_id", Text, nullable=True),
+    Column("households", Integer, nullable=False),
+)
+
+campaign_visits = Table(
+    "campaign_visits", metadata, _fid(),
+    Column("id", Text, nullable=False, unique=True),
+    Column("campaign_id", Text, nullable=False, index=True),
+    Column("building_code", Text, nullable=False),
+    Column("unit", Text, nullable=False),
+    Column("households_reached", Integer, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("member_id", Text, nullable=True),
+    Column("at", Text, nullable=False),
+    Column("recorded_at", Text, nullable=False),
+    Column("recorded_by", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+)
+
+#: The campaign tables, created on opening a store built without them.
+CAMPAIGN_TABLES = (campaigns, campaign_buildings, campaign_visits)
+ATTRIBUTE_TABLES = (*ATTRIBUTE_TABLES, *(t.name for t in CAMPAIGN_TABLES))

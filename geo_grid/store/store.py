@@ -46,8 +46,11 @@ class Store:
                 return
             auth_missing = any(not insp.has_table(t.name) for t in schema.AUTH_TABLES)
             boundaries_done = insp.has_table(schema.boundary_versions.name)
+            campaigns_missing = any(not insp.has_table(t.name) for t in schema.CAMPAIGN_TABLES)
         if auth_missing:
             self._create_auth_tables()
+        if campaigns_missing:
+            self._create_tables(schema.CAMPAIGN_TABLES)
         if boundaries_done:
             return
         from geo_grid.store.gpkg import add_rtree_index, register_table
@@ -81,6 +84,24 @@ class Store:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             try:
                 for table in schema.AUTH_TABLES:
+                    if not inspect(conn).has_table(table.name):
+                        table.create(conn)
+                        register_table(conn, table.name, description=table.name)
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+
+    def _create_tables(self, tables) -> None:
+        """Create the attribute tables a store built before them lacks (the campaign tables,
+        ``schema.CAMPAIGN_TABLES``) and declare them in ``gpkg_contents``, under the write
+        lock so that two processes opening the same old store do not both create them."""
+        from geo_grid.store.gpkg import register_table
+
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                for table in tables:
                     if not inspect(conn).has_table(table.name):
                         table.create(conn)
                         register_table(conn, table.name, description=table.name)
