@@ -237,7 +237,9 @@ def test_phone_page_keeps_a_visit_offline_and_sends_it_later(server, client, cam
                                           is_mobile=True, has_touch=True)
             page = context.new_page()
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            # failed requests (but the browser's own favicon request: the map page names none)
+            page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
+                    if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
             # the token in the address starts a session (a cookie) and redirects without it
             page.goto(f"{server}/m/campaigns/{cid}?token={server.token}")
             assert "token=" not in page.url
@@ -269,6 +271,13 @@ def test_phone_page_keeps_a_visit_offline_and_sends_it_later(server, client, cam
 
             context.set_offline(False)
             page.locator("body[data-queued='0']").wait_for(timeout=20000)
+
+            # the progress map polls the same figures and paints them
+            total = client.get(f"/api/v1/campaigns/{cid}/progress").json()["totals"]["reached"]
+            page.goto(f"{server}/map/campaigns/{cid}")
+            page.locator(f"body[data-gg-campaign-reached='{total}']").wait_for(timeout=15000)
+            panel = page.locator(".gg-campaign-panel").inner_text()
+            assert "<b>&" in panel and f"{total}/" in panel  # the name shown as text
         finally:
             browser.close()
     after = client.get(f"/api/v1/campaigns/{cid}/progress").json()
