@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lookup,
         members,
         ogc,
+        rosters,
         scenarios,
         versions,
     )
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(grids.router, prefix="/api/v1", dependencies=[needs("read")])
     app.include_router(members.router, prefix="/api/v1", dependencies=[needs("read")])
     app.include_router(scenarios.router, prefix="/api/v1")  # each route declares its own
+    app.include_router(rosters.router, prefix="/api/v1")  # each route declares its own
     app.include_router(coverage.router, prefix="/api/v1")  # checks "read" itself (hot route)
     app.include_router(export.router, prefix="/api/v1",
                        dependencies=[needs("export", street_wide=True)])

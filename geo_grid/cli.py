@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from geo_grid.commands import audit, export, grid, users
+from geo_grid.commands import audit, export, grid, shifts, users
 from geo_grid.errors import GeoGridError
 from geo_grid.store import DEFAULT_STORE
 
@@ -537,6 +537,7 @@ def roster(output: Path = typer.Option(..., "-o", "--output", help="xlsx file to
 
 
 app.command("export")(export.export)
+app.command("roster-shifts")(shifts.roster_shifts)
 app.add_typer(grid.app, name="grid")
 app.add_typer(users.app, name="user")
 app.add_typer(audit.app, name="audit")

@@ -88,6 +88,10 @@ EXPECTED: dict[str, Op] = {
     # nothing was applied on this store: nothing to revert
     "POST /api/v1/assignments/revert": Op("apply", ok=409),
     "GET /api/v1/coverage": Op("read"),
+    # rosters: a request refused after the caller was authorised, an unknown roster
+    "POST /api/v1/rosters": Op("scenario", ok=422),
+    "GET /api/v1/rosters/{rid}": Op("read", ok=404),
+    "GET /api/v1/rosters/{rid}/xlsx": Op("read", ok=404),
     # campaigns: a body refused after the caller was authorised (none sent), an unknown campaign
     "POST /api/v1/campaigns": Op("scenario", ok=422),
     "POST /api/v1/campaigns/{cid}/visits": Op("campaign", ok=422),
@@ -255,7 +259,7 @@ def request_for(key: str, where: str, p: Places) -> tuple[str, str, dict]:
     url = (path.replace("{code}", code).replace("{member_id}", p.member[where])
            .replace("{sid}", sid).replace("{version}", "1").replace("{a}", "1")
            .replace("{b}", "1").replace("{collection_id}", "grids")
-           .replace("{feature_id}", p.grid[where]))
+           .replace("{feature_id}", p.grid[where]).replace("{rid}", "0" * 12))
     kw: dict = {}
     if key == "GET /api/v1/lookup":
         kw["params"] = {"lon": p.point[0], "lat": p.point[1]}
@@ -265,6 +269,8 @@ def request_for(key: str, where: str, p: Places) -> tuple[str, str, dict]:
         kw["params"] = {"format": "csv"}
     elif key == "POST /api/v1/scenarios":
         kw["json"] = {"unavailable_members": [p.member[where]]}
+    elif key == "POST /api/v1/rosters":
+        kw["json"] = {"start": "2026-01-01T00:00:00", "days": 0}  # days below 1: 422
     elif key == "POST /api/v1/grids/{code}/split":
         kw["json"] = {}  # neither line nor parts: 400 once the caller may edit the grid
     elif key == "POST /api/v1/grids/merge":

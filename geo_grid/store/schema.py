@@ -176,7 +176,8 @@ meta = Table(
 FEATURE_TABLES = {"street": "MULTIPOLYGON", "communities": "MULTIPOLYGON", "grids": "MULTIPOLYGON",
                   "buildings": "MULTIPOLYGON"}
 ATTRIBUTE_TABLES = ("households", "members", "assignments", "scenarios", "geo_grid_meta",
-                    "assignment_versions", "boundary_versions", "users", "sessions", "audit")
+                    "assignment_versions", "boundary_versions", "users", "sessions", "audit",
+                    "rosters")
 #: Past rows of the versioned layers (written by boundary edits, empty in a new store).
 HISTORY_TABLES = {"grids_history": "MULTIPOLYGON", "buildings_history": "MULTIPOLYGON"}
 #: Columns of the layer tables that are bookkeeping, not part of a district's layers.
@@ -288,3 +289,16 @@ campaign_visits = Table(
 #: The campaign tables, created on opening a store built without them.
 CAMPAIGN_TABLES = (campaigns, campaign_buildings, campaign_visits)
 ATTRIBUTE_TABLES = (*ATTRIBUTE_TABLES, *(t.name for t in CAMPAIGN_TABLES))
+
+# Shift rosters of the posts (see geo_grid.rosters): ``spec`` is the request (JSON), ``result``
+# the roster as computed (JSON, person ids only). Created on first open in older stores.
+rosters = Table(
+    "rosters", metadata, _fid(),
+    Column("id", Text, nullable=False, unique=True),
+    Column("created_at", Text, nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("result", Text, nullable=False),
+)
+
+#: Tables created on opening a store built without them (accounts, audit trail, rosters).
+LATE_TABLES = (*AUTH_TABLES, rosters)

@@ -44,7 +44,7 @@ class Store:
             insp = inspect(conn)
             if not insp.has_table("grids"):
                 return
-            auth_missing = any(not insp.has_table(t.name) for t in schema.AUTH_TABLES)
+            auth_missing = any(not insp.has_table(t.name) for t in schema.LATE_TABLES)
             boundaries_done = insp.has_table(schema.boundary_versions.name)
             campaigns_missing = any(not insp.has_table(t.name) for t in schema.CAMPAIGN_TABLES)
         if auth_missing:
@@ -75,15 +75,15 @@ class Store:
                 note=meta.get("boundaries", ""), detail="{}"))
 
     def _create_auth_tables(self) -> None:
-        """Create the accounts and audit tables (``schema.AUTH_TABLES``) a store built before
-        them lacks, and declare them in ``gpkg_contents``. The write lock is taken first, so
+        """Create the accounts, audit and roster tables (``schema.LATE_TABLES``) a store built
+        before them lacks, and declare them in ``gpkg_contents``. The write lock is taken first, so
         two processes opening the same old store do not both create them."""
         from geo_grid.store.gpkg import register_table
 
         with self.engine.connect() as conn:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             try:
-                for table in schema.AUTH_TABLES:
+                for table in schema.LATE_TABLES:
                     if not inspect(conn).has_table(table.name):
                         table.create(conn)
                         register_table(conn, table.name, description=table.name)
