@@ -300,5 +300,6 @@ rosters = Table(
     Column("result", Text, nullable=False),
 )
 
-#: Tables created on opening a store built without them (accounts, audit trail, rosters).
-LATE_TABLES = (*AUTH_TABLES, rosters)
+#: Attribute tables created on opening a store built without them (accounts, audit trail,
+#: campaigns, rosters).
+LATE_TABLES = (*AUTH_TABLES, *CAMPAIGN_TABLES, rosters)

@@ -39,18 +39,16 @@ class Store:
     def _migrate(self) -> None:
         """Bring a store built by an earlier release up to the current schema: boundary
         versions (the layers as built become version 1), the layers' history tables, and the
-        accounts and audit tables. A current store is only read."""
+        later attribute tables (accounts, audit trail, campaigns, rosters). A current store is
+        only read."""
         with self.engine.connect() as conn:
             insp = inspect(conn)
             if not insp.has_table("grids"):
                 return
-            auth_missing = any(not insp.has_table(t.name) for t in schema.LATE_TABLES)
+            late_missing = any(not insp.has_table(t.name) for t in schema.LATE_TABLES)
             boundaries_done = insp.has_table(schema.boundary_versions.name)
-            campaigns_missing = any(not insp.has_table(t.name) for t in schema.CAMPAIGN_TABLES)
-        if auth_missing:
-            self._create_auth_tables()
-        if campaigns_missing:
-            self._create_tables(schema.CAMPAIGN_TABLES)
+        if late_missing:
+            self._create_tables(schema.LATE_TABLES)
         if boundaries_done:
             return
         from geo_grid.store.gpkg import add_rtree_index, register_table
@@ -74,28 +72,11 @@ class Store:
                 kind="import" if meta.get("synthetic") == "false" else "init",
                 note=meta.get("boundaries", ""), detail="{}"))
 
-    def _create_auth_tables(self) -> None:
-        """Create the accounts, audit and roster tables (``schema.LATE_TABLES``) a store built
-        before them lacks, and declare them in ``gpkg_contents``. The write lock is taken first, so
-        two processes opening the same old store do not both create them."""
-        from geo_grid.store.gpkg import register_table
-
-        with self.engine.connect() as conn:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                for table in schema.LATE_TABLES:
-                    if not inspect(conn).has_table(table.name):
-                        table.create(conn)
-                        register_table(conn, table.name, description=table.name)
-                conn.commit()
-            except BaseException:
-                conn.rollback()
-                raise
-
     def _create_tables(self, tables) -> None:
-        """Create the attribute tables a store built before them lacks (the campaign tables,
-        ``schema.CAMPAIGN_TABLES``) and declare them in ``gpkg_contents``, under the write
-        lock so that two processes opening the same old store do not both create them."""
+        """Create the attribute tables a store built before them lacks (``schema.LATE_TABLES``:
+        accounts, audit trail, campaigns, rosters) and declare them in ``gpkg_contents``, under
+        the write lock so that two processes opening the same old store do not both create
+        them."""
         from geo_grid.store.gpkg import register_table
 
         with self.engine.connect() as conn:
