@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+class ReinforcementIn(BaseModel):
+    """An extra person a scenario brings in, based at a WGS-84 position."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=100, description="distinct from every member id")
+    kind: Literal["cadre", "auxiliary_police", "security", "volunteer"]
+    lon: float = Field(description="WGS-84 longitude of the base")
+    lat: float = Field(description="WGS-84 latitude of the base")
+    capacity: float = Field(gt=0, le=1_000, description="in the members' load units")
 
 
 class ScenarioIn(BaseModel):
@@ -21,3 +33,11 @@ class ScenarioIn(BaseModel):
     sealed_area_crs: str = "cgcs2000"
     surge: dict[str, float] = Field(default_factory=dict)
     walk_limit_m: float | None = Field(None, gt=0, le=20_000)
+    reinforcements: list[ReinforcementIn] = Field(
+        default_factory=list, max_length=5_000,
+        description="extra people placed where the members cannot cover (no store pool)")
+    max_moves: int | None = Field(None, ge=0, description="cap on changes of members' buildings")
+    move_weight: float | None = Field(
+        None, gt=0, le=1_000,
+        description="price of a moved load unit relative to a placed one (default 2 with "
+                    "reinforcements)")

@@ -21,6 +21,18 @@ class Spec(BaseModel):
     sealed_area_crs: str
     surge: dict[str, float]
     walk_limit_m: float | None
+    reinforcements: list[dict[str, Any]] = Field(default_factory=list)
+    max_moves: int | None = None
+    move_weight: float | None = None
+
+
+class Placement(BaseModel):
+    """Load placed on a reinforcement."""
+
+    reinforcement: str
+    building: str
+    load: float
+    reason: str
 
 
 class Summary(UncoveredTotals):
@@ -32,6 +44,10 @@ class Summary(UncoveredTotals):
     solve_seconds: float
     n_arcs: int
     before: UncoveredTotals
+    reinforcements_used: int = 0
+    placements: list[Placement] = Field(default_factory=list)
+    max_moves: int | None = None
+    max_moves_met: bool | None = None
 
 
 class ShortageCandidate(BaseModel):

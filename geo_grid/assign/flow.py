@@ -297,7 +297,8 @@ def uncovered_price(params: Params, n_members: int, penalise: bool) -> int:
     return int((n_members + 1) * (np.ceil(longest) + 1))
 
 
-def solve(problem: Problem, params: Params | None = None, *, use_current: bool = False) -> Solution:
+def solve(problem: Problem, params: Params | None = None, *, use_current: bool = False,
+          member_penalty: np.ndarray | None = None) -> Solution:
     """Solve the assignment exactly over the candidate arcs.
 
     Parameters
@@ -309,6 +310,10 @@ def solve(problem: Problem, params: Params | None = None, *, use_current: bool =
     use_current : bool
         Rebalancing mode: keep the current assignment cheap; every unit of load that moves to a
         member who did not carry it costs ``params.penalty_m`` extra.
+    member_penalty : (M,) int array, optional
+        Rebalancing mode only: the extra cost per load unit of new flow, member by member
+        (instead of ``params.penalty_m`` for all); a negative value forbids new flow to that
+        member (only its current pairs remain).
 
     Returns
     -------
@@ -326,7 +331,7 @@ def solve(problem: Problem, params: Params | None = None, *, use_current: bool =
     cap = capacity_int(problem, params)
     arcs = candidate_arcs(problem, params, dem, cap, hand_over=use_current)
     pruned = params.k_buildings is not None or params.k_members is not None
-    sol = _solve_arcs(problem, params, arcs, dem, cap, use_current)
+    sol = _solve_arcs(problem, params, arcs, dem, cap, use_current, member_penalty)
     # coverage exactness of a pruned solve: while the full network still has an augmenting
     # path (a spare member → … → an uncovered building), add the pairs it runs along and
     # solve again; each pass covers strictly more load (the price of the uncovered arc puts
@@ -340,11 +345,11 @@ def solve(problem: Problem, params: Params | None = None, *, use_current: bool =
         if passes >= params.max_passes:
             arcs = candidate_arcs(problem, replace(params, k_buildings=None, k_members=None),
                                   dem, cap)
-            sol = _solve_arcs(problem, params, arcs, dem, cap, use_current)
+            sol = _solve_arcs(problem, params, arcs, dem, cap, use_current, member_penalty)
             break
         arcs = _make_arcs(problem, params, np.concatenate([arcs.m, extra[0]]),
                           np.concatenate([arcs.b, extra[1]]), np.flatnonzero(problem.sealed_in))
-        sol = _solve_arcs(problem, params, arcs, dem, cap, use_current)
+        sol = _solve_arcs(problem, params, arcs, dem, cap, use_current, member_penalty)
         passes += 1
     (pm, pb, pf), unc_int, obj = sol
     return _solution(problem, params, pm, pb, pf, unc_int, obj, len(arcs),
@@ -352,7 +357,7 @@ def solve(problem: Problem, params: Params | None = None, *, use_current: bool =
 
 
 def _solve_arcs(problem: Problem, params: Params, arcs: Arcs, dem: np.ndarray, cap: np.ndarray,
-                use_current: bool):
+                use_current: bool, member_penalty: np.ndarray | None = None):
     nm, nb = problem.n_members, problem.n_buildings
     cost = _arc_costs(problem, params, arcs)
     n_pairs = len(arcs)
@@ -373,12 +378,22 @@ def _solve_arcs(problem: Problem, params: Params, arcs: Arcs, dem: np.ndarray, c
         kept = f0 > 0
         # kept part at plain cost, the rest at cost + P
         rest = arc_cap - f0
+        if member_penalty is None:
+            extra = np.full(n_pairs, P, np.int64)
+        else:
+            extra = np.asarray(member_penalty, np.int64)[arcs.m]
+            rest = np.where(extra < 0, 0, rest)  # new flow forbidden for that member
         t_pair = np.concatenate([pair[kept], pair[rest > 0]])
         t_cap = np.concatenate([f0[kept], rest[rest > 0]])
-        t_cost = np.concatenate([cost[kept], cost[rest > 0] + P])
+        t_cost = np.concatenate([cost[kept], cost[rest > 0] + extra[rest > 0]])
     else:
         t_pair, t_cap, t_cost = pair, arc_cap, cost
     U = uncovered_price(params, int(np.count_nonzero(cap)), penalise)
+    if penalise and member_penalty is not None and params.uncovered_cost is None:
+        # the dearest new flow of any member bounds the cost of an augmenting path
+        longest = params.walk_limit_m + params.cross_grid_penalty_m + max(
+            float(np.max(member_penalty, initial=0)), params.penalty_m)
+        U = int((np.count_nonzero(cap) + 1) * (np.ceil(longest) + 1))
 
     src = 0
     member_node = 1 + np.arange(nm)

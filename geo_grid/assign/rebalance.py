@@ -23,6 +23,10 @@ Reasons: ``member unavailable``, ``member sealed in`` (the giver), ``building se
 ``surge`` (the building's load went up), ``rebalanced`` (anything else the optimum moved).
 A move with no ``to_member`` leaves load uncovered; one with no ``from_member`` covers load no
 one carried before.
+
+Reinforcements (extra people a scenario brings in) join the flow as members with no current
+pairs, based where the scenario says; see :func:`rebalance_problem` for their prices and for
+``max_moves``. Load they take is listed as *placements*, apart from the moves.
 """
 
 from __future__ import annotations
@@ -43,14 +47,89 @@ from geo_grid.assign.demand import demand_from_counts, sealed_mask, split_surge,
 from geo_grid.assign.flow import capacity_int, current_flow, demand_int, solve
 from geo_grid.assign.inputs import problem_from_district
 from geo_grid.assign.model import AssignmentError, Params, Problem, Solution
-from geo_grid.crs import normalize_crs, to_cgcs2000
+from geo_grid.crs import metric_epsg, normalize_crs, to_cgcs2000, to_metric
 from geo_grid.district import District
-from geo_grid.errors import InvalidGeometry
+from geo_grid.errors import InvalidCoordinate, InvalidGeometry
 from geo_grid.figures import Figures, coverage_tables, figures
 
 MAX_WALK_LIMIT_M = 20_000.0
 
 MOVE_COLUMNS = ("building_code", "grid_code", "from_member", "to_member", "load", "reason")
+
+#: kinds of reinforcement a scenario may bring in
+REINFORCEMENT_KINDS = ("cadre", "auxiliary_police", "security", "volunteer")
+REINFORCEMENT_KEYS = ("id", "kind", "lon", "lat", "capacity")
+MAX_REINFORCEMENTS = 5_000
+MAX_REINFORCEMENT_CAPACITY = 1_000.0
+
+
+@dataclass(frozen=True)
+class Reinforcement:
+    """An extra person brought in by a scenario (not a member of the district).
+
+    Parameters
+    ----------
+    id : str
+        Unique, and distinct from every member id.
+    kind : str
+        One of :data:`REINFORCEMENT_KINDS`.
+    lon, lat : float
+        Base position, WGS-84 degrees (checked by :func:`geo_grid.crs.to_cgcs2000`); the
+        reinforcement walks from there like a member walks from home.
+    capacity : float
+        In the members' load units, in (0, 1000].
+    """
+
+    id: str
+    kind: str
+    lon: float
+    lat: float
+    capacity: float
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id:
+            raise AssignmentError(f"reinforcement id must be a non-empty string, not "
+                                  f"{_json_type(self.id)}")
+        if self.kind not in REINFORCEMENT_KINDS:
+            raise AssignmentError(f"reinforcement {self.id!r}: kind must be one of "
+                                  f"{list(REINFORCEMENT_KINDS)}, not {_json_type(self.kind)}",
+                                  reinforcement=self.id)
+        for key in ("lon", "lat", "capacity"):
+            v = getattr(self, key)
+            if not _is_number(v) or not np.isfinite(float(v)):
+                raise AssignmentError(f"reinforcement {self.id!r}: {key} must be a number, "
+                                      f"not {_json_type(v)}", reinforcement=self.id)
+            object.__setattr__(self, key, float(v))
+        if not 0 < self.capacity <= MAX_REINFORCEMENT_CAPACITY:
+            raise AssignmentError(f"reinforcement {self.id!r}: capacity must be in "
+                                  f"(0, {MAX_REINFORCEMENT_CAPACITY:g}], not {self.capacity:g}",
+                                  reinforcement=self.id)
+        # range and swapped lon/lat checks, the message naming the reinforcement
+        try:
+            to_cgcs2000(self.lon, self.lat, "wgs84")
+        except InvalidCoordinate as exc:
+            raise InvalidCoordinate(f"reinforcement {self.id!r}: {exc}",
+                                    reinforcement=self.id) from exc
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Reinforcement:
+        """From a JSON object with exactly the keys ``id, kind, lon, lat, capacity``."""
+        if isinstance(data, Reinforcement):
+            return data
+        if not isinstance(data, Mapping):
+            raise AssignmentError(f"a reinforcement must be a JSON object, not {_json_type(data)}")
+        keys = set(data)
+        unknown = sorted(str(k) for k in keys - set(REINFORCEMENT_KEYS))
+        missing = [k for k in REINFORCEMENT_KEYS if k not in keys]
+        if unknown or missing:
+            raise AssignmentError(f"a reinforcement needs exactly the keys "
+                                  f"{list(REINFORCEMENT_KEYS)} (unknown {unknown}, "
+                                  f"missing {missing})")
+        return cls(**{k: data[k] for k in REINFORCEMENT_KEYS})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "lon": self.lon, "lat": self.lat,
+                "capacity": self.capacity}
 
 
 @dataclass(frozen=True)
@@ -77,6 +156,15 @@ class Scenario:
         Surge weights (flag extras or code multipliers, see :mod:`geo_grid.assign.demand`).
     walk_limit_m : float, optional
         Walking limit for this scenario (default: ``Params.walk_limit_m``).
+    reinforcements : tuple of Reinforcement (or JSON objects)
+        Extra people brought in: they serve buildings within the walking limit of their base.
+        (The store pool, ``"reinforcements": "pool"``, is not supported here.)
+    max_moves : int, optional
+        Cap on the moves (changes of members' buildings); see :func:`rebalance_problem`.
+    move_weight : float, optional
+        Price of a unit of load moved to another member, relative to a unit placed on a
+        reinforcement (default 2 with reinforcements, so a reinforcement is preferred to a move;
+        1 without, the plain rebalance).
     """
 
     name: str = ""
@@ -88,6 +176,9 @@ class Scenario:
     sealed_area_crs: str = "cgcs2000"
     surge: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     walk_limit_m: float | None = None
+    reinforcements: tuple[Reinforcement, ...] = ()
+    max_moves: int | None = None
+    move_weight: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str):
@@ -110,6 +201,35 @@ class Scenario:
             raise AssignmentError("sealed_area_crs must be a string")
         normalize_crs(self.sealed_area_crs)
         split_surge(self.surge)
+        self._check_reinforcements()
+
+    def _check_reinforcements(self) -> None:
+        r = self.reinforcements
+        if r is None:
+            r = ()
+        if isinstance(r, str):
+            raise AssignmentError("reinforcements must be a list of objects (the store pool, "
+                                  "\"pool\", is not supported)")
+        if not isinstance(r, list | tuple):
+            raise AssignmentError(f"reinforcements must be a list of objects, not {_json_type(r)}")
+        if len(r) > MAX_REINFORCEMENTS:
+            raise AssignmentError(f"at most {MAX_REINFORCEMENTS} reinforcements, not {len(r)}")
+        r = tuple(Reinforcement.from_dict(x) for x in r)
+        ids = [x.id for x in r]
+        if len(set(ids)) != len(ids):
+            dup = sorted({i for i in ids if ids.count(i) > 1})[0]
+            raise AssignmentError(f"duplicate reinforcement id {dup!r}", reinforcement=dup)
+        object.__setattr__(self, "reinforcements", r)
+        mm = self.max_moves
+        if isinstance(mm, np.integer):
+            mm = int(mm)
+        if mm is not None and (not isinstance(mm, int) or isinstance(mm, bool) or mm < 0):
+            raise AssignmentError(f"max_moves must be a non-negative integer, not {_json_type(mm)}")
+        object.__setattr__(self, "max_moves", mm)
+        w = self.move_weight
+        if w is not None and (not _is_number(w) or not np.isfinite(float(w))
+                              or not 0 < float(w) <= 1000):
+            raise AssignmentError(f"move_weight must be a number in (0, 1000], not {_json_type(w)}")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
@@ -148,7 +268,7 @@ class Scenario:
         elif not isinstance(d["surge"], Mapping):
             raise AssignmentError(f"surge must be an object of positive numbers, "
                                   f"not {_json_type(d['surge'])}")
-        for key in ("unavailable_fraction", "seed", "sealed_area_crs"):
+        for key in ("unavailable_fraction", "seed", "sealed_area_crs", "reinforcements"):
             if key in d and d[key] is None:
                 d.pop(key)
         return cls(**d)
@@ -166,6 +286,11 @@ class Scenario:
             "sealed_area_crs": self.sealed_area_crs,
             "surge": dict(self.surge),
             "walk_limit_m": self.walk_limit_m,
+            # the new keys only when used, so plain scenarios serialise as before
+            **({"reinforcements": [r.to_dict() for r in self.reinforcements]}
+               if self.reinforcements else {}),
+            **({"max_moves": self.max_moves} if self.max_moves is not None else {}),
+            **({"move_weight": self.move_weight} if self.move_weight is not None else {}),
         }
 
 
@@ -319,6 +444,9 @@ class RebalanceResult:
         spare capacity is shared out once over every short grid, ``shared_with`` the other short
         grids it could serve), ``closable`` (the allocated spare covers the gap) and ``reason``
         (text; says so when no candidate exists).
+    placements : pandas.DataFrame or None
+        Load placed on reinforcements: ``reinforcement, building, load, reason`` (apart from
+        ``moves``, which list only hand-overs between members).
     candidates : pandas.DataFrame
         Each candidate once: ``member_id, grid_code, spare_load, serves`` (short grids).
     unavailable : tuple of str
@@ -348,6 +476,7 @@ class RebalanceResult:
     candidates: pd.DataFrame | None = None
     figures_before: Figures | None = None
     figures_after: Figures | None = None
+    placements: pd.DataFrame | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable result (records), for the API and ``geo-grid rebalance -o``."""
@@ -368,6 +497,8 @@ class RebalanceResult:
             "uncovered_after": self.figures_after.uncovered_buildings(),
             "figures_before": self.figures_before.to_dict(),
             "figures_after": self.figures_after.to_dict(),
+            **({"placements": recs(self.placements)}
+               if self.placements is not None and len(self.placements) else {}),
         }
 
 
@@ -495,11 +626,56 @@ def rebalance(district: District, scenario: Scenario | Mapping[str, Any],
     mult = surge_multiplier(codes, problem.building_codes, problem.building_grid,
                             problem.building_community)
     demand = demand_from_counts(counts, params, sealed=sealed, multiplier=mult, flag_extra=flags)
+    n_r = len(scenario.reinforcements)
+    if n_r:
+        problem = with_reinforcements(problem, scenario.reinforcements,
+                                      getattr(district, "metric_epsg", None))
+        unavailable = np.r_[unavailable, np.zeros(n_r, bool)]
     g = district.grids
     return rebalance_problem(problem, params, unavailable=unavailable, sealed=sealed,
-                             demand=demand, scenario=scenario,
+                             demand=demand, scenario=scenario, n_reinforcements=n_r,
                              grids=(g["code"].astype(str).to_numpy(),
                                     g["community_code"].astype(str).to_numpy()))
+
+
+def with_reinforcements(problem: Problem, reinforcements, epsg: int | None = None) -> Problem:
+    """The problem with the reinforcements appended as members (last, in the given order).
+
+    Each is placed at its base (projected like the buildings, to ``epsg`` metres), available,
+    with no home building and no current pairs, its role the kind and its grid that of the
+    nearest building (so that the per-grid figures count it where it stands).
+
+    Raises
+    ------
+    AssignmentError
+        If a reinforcement id is also a member id.
+    """
+    ids = np.array([r.id for r in reinforcements], dtype=object)
+    clash = np.flatnonzero(np.isin(ids, problem.member_ids.astype(str)))
+    if len(clash):
+        bad = str(ids[clash[0]])
+        raise AssignmentError(f"reinforcement id {bad!r} is also a member id", reinforcement=bad)
+    lon = np.array([r.lon for r in reinforcements], float)
+    lat = np.array([r.lat for r in reinforcements], float)
+    lon, lat = to_cgcs2000(lon, lat, "wgs84")
+    x, y = to_metric(lon, lat, epsg or metric_epsg(lon))
+    xy = np.column_stack([x, y])
+    n = len(ids)
+    if problem.n_buildings:
+        _, near = cKDTree(problem.building_xy).query(xy)
+        grid = problem.building_grid[near]
+    else:
+        grid = np.full(n, "", dtype=object)
+    return problem.with_(
+        member_ids=np.r_[problem.member_ids.astype(object), ids],
+        member_xy=np.vstack([problem.member_xy, xy]),
+        capacity=np.r_[problem.capacity, [r.capacity for r in reinforcements]],
+        role=np.r_[problem.role.astype(object), [r.kind for r in reinforcements]],
+        member_grid=np.r_[problem.member_grid.astype(object), grid.astype(object)],
+        available=np.r_[problem.available, np.ones(n, bool)],
+        home=np.r_[problem.home, np.full(n, -1, np.int64)],
+        sealed_in=np.r_[problem.sealed_in, np.zeros(n, bool)],
+    )
 
 
 def apply_scenario(problem: Problem, *, unavailable: np.ndarray, sealed: np.ndarray,
@@ -515,7 +691,7 @@ def apply_scenario(problem: Problem, *, unavailable: np.ndarray, sealed: np.ndar
 def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarray,
                       sealed: np.ndarray, demand: np.ndarray, scenario: Scenario | None = None,
                       beyond_m: float | None = None, from_scratch: bool = False,
-                      grids: tuple | None = None) -> RebalanceResult:
+                      grids: tuple | None = None, n_reinforcements: int = 0) -> RebalanceResult:
     """Rebalance at the array level (see the module docstring).
 
     Parameters
@@ -541,6 +717,18 @@ def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarr
         show what a plain re-optimisation would change.
     grids : (codes, communities), optional
         Every grid of the district, so that the figures list grids without buildings too.
+    n_reinforcements : int
+        The last ``n_reinforcements`` members are reinforcements (see
+        :func:`with_reinforcements`): they have no current pairs, and a unit of load placed on
+        one costs ``params.penalty_m`` extra while a unit moved to another member costs
+        ``move_weight × params.penalty_m`` (default weight 2). Both prices sit far below the
+        price of uncovered load and above any difference of walks, so the solve covers all it
+        can first, then prefers placing reinforcements to moving members, then walks least.
+        The prices are per load unit, so "fewest moves" is approximate (a flow cannot price a
+        count). ``scenario.max_moves`` is applied by re-solving: if the moves exceed it, only
+        the members taking the most load in the first solve, as many as the budget allows, may
+        take new load; this is repeated a few times and ``max_moves_met`` says whether the cap
+        held (moves that only drop load, e.g. of members out, cannot be avoided).
 
     Returns
     -------
@@ -557,10 +745,29 @@ def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarr
     if len(cm):
         walk = np.hypot(*(scn.member_xy[cm] - scn.building_xy[cb]).T)
         kept &= walk <= params.walk_limit_m + 1e-6
-    before = coverage(scn, old[kept], params)
-    sol = solve(scn, params, use_current=not from_scratch)
-    after = coverage(scn, sol.flow, params)
+    nm = scn.n_members
+    is_r = np.arange(nm) >= nm - n_reinforcements
+    # before the scenario, reinforcements are not there: their capacity does not count
+    scn_before = scn.with_(available=scn.available & ~is_r) if n_reinforcements else scn
+    before = coverage(scn_before, old[kept], params)
+    weight = scenario.move_weight if scenario is not None else None
+    max_moves = scenario.max_moves if scenario is not None else None
+    pen = None
+    if n_reinforcements or weight is not None:
+        P = params.penalty_m
+        w = weight if weight is not None else (2.0 if n_reinforcements else 1.0)
+        pen = np.full(nm, int(round(P * w)), np.int64)
+        pen[is_r] = int(round(P))
+    sol = solve(scn, params, use_current=not from_scratch, member_penalty=pen)
     moves = _moves(scn, old, sol.flow, problem.demand, demand, params)
+    if max_moves is not None:
+        sol, moves = _cap_moves(scn, params, old, sol, moves, problem.demand, demand, is_r,
+                                pen, max_moves, not from_scratch)
+    after = coverage(scn, sol.flow, params)
+    placements = _placements(scn, sol, moves, is_r, params)
+    if n_reinforcements:
+        moves = moves[~moves["to_member"].isin(scn.member_ids[is_r].astype(str))] \
+            .reset_index(drop=True)
     shortages, candidates = _shortages(scn, sol, after, params, beyond_m)
     seconds = time.perf_counter() - t0
     summary = {
@@ -571,9 +778,14 @@ def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarr
         "n_arcs": sol.n_arcs,
         "before": before.totals(),
     }
+    if n_reinforcements or max_moves is not None:
+        summary["reinforcements_used"] = int(placements["reinforcement"].nunique())
+        summary["placements"] = records(placements)
+        summary["max_moves"] = max_moves
+        summary["max_moves_met"] = max_moves is None or len(moves) <= max_moves
     codes, comms = grids if grids is not None else (None, None)
     kw = {"grid_codes": codes, "grid_community": comms}
-    fig_before = figures(scn, old[kept], params, cov=before, **kw)
+    fig_before = figures(scn_before, old[kept], params, cov=before, **kw)
     fig_after = figures(scn, sol.flow, params, cov=after, **kw)
     return RebalanceResult(
         scenario=scenario or Scenario(),
@@ -589,7 +801,66 @@ def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarr
         candidates=candidates,
         figures_before=fig_before,
         figures_after=fig_after,
+        placements=placements,
     )
+
+
+PLACEMENT_COLUMNS = ("reinforcement", "building", "load", "reason")
+
+
+def _placements(scn: Problem, sol: Solution, moves: pd.DataFrame, is_r: np.ndarray,
+                params: Params) -> pd.DataFrame:
+    """Per (reinforcement, building) of the new flow: load and reason (the reason of the
+    largest move that handed the load over, else ``rebalanced``)."""
+    f = sol.flow
+    f = f[is_r[f[:, 0]]] if len(f) else f
+    if not len(f):
+        return pd.DataFrame({c: [] for c in PLACEMENT_COLUMNS})
+    rid = scn.member_ids[f[:, 0]].astype(str)
+    bcode = scn.building_codes[f[:, 1]].astype(str)
+    why: dict[tuple[str, str], str] = {}
+    if len(moves):
+        mv = moves[moves["to_member"].notna()].sort_values("load", ascending=False, kind="stable")
+        for r in mv.itertuples():
+            why.setdefault((str(r.to_member), str(r.building_code)), str(r.reason))
+    out = pd.DataFrame({
+        "reinforcement": rid,
+        "building": bcode,
+        "load": f[:, 2] / params.scale,
+        "reason": [why.get((a, b), "rebalanced") for a, b in zip(rid, bcode, strict=True)],
+    })
+    return out.sort_values(["reinforcement", "building"]).reset_index(drop=True)
+
+
+def _member_moves(moves: pd.DataFrame, is_r: np.ndarray, scn: Problem) -> pd.DataFrame:
+    """The moves that change members' buildings (placements on reinforcements left out)."""
+    r_ids = scn.member_ids[is_r].astype(str)
+    return moves[~moves["to_member"].isin(r_ids)]
+
+
+def _cap_moves(scn, params, old, sol, moves, old_demand, new_demand, is_r, pen, max_moves,
+               use_current, rounds: int = 4):
+    """Re-solve while the member moves exceed ``max_moves``: only the takers of the most load
+    (as many as fit in the budget, counting their moves) may take new load."""
+    nm = scn.n_members
+    base = pen if pen is not None else np.full(nm, int(round(params.penalty_m)), np.int64)
+    allowed = np.ones(nm, bool)
+    for _ in range(rounds):
+        mm = _member_moves(moves, is_r, scn)
+        if len(mm) <= max_moves:
+            break
+        # moves that only drop load (no taker) cannot be avoided by forbidding takers
+        budget = max_moves - int(mm["to_member"].isna().sum())
+        taken = mm[mm["to_member"].notna()].groupby("to_member")["load"].agg(["sum", "size"]) \
+            .sort_values(["sum", "size"], ascending=[False, True], kind="stable")
+        keep = taken.index[np.cumsum(taken["size"].to_numpy()) <= max(budget, 0)]
+        idx = {str(m): i for i, m in enumerate(scn.member_ids.astype(str))}
+        allowed = is_r.copy()
+        allowed[[idx[str(m)] for m in keep]] = True
+        p2 = np.where(allowed, base, -1)
+        sol = solve(scn, params, use_current=use_current, member_penalty=p2)
+        moves = _moves(scn, old, sol.flow, old_demand, new_demand, params)
+    return sol, moves
 
 
 def _moves(scn: Problem, old: np.ndarray, new: np.ndarray, old_demand: np.ndarray,
