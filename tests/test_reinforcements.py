@@ -214,6 +214,9 @@ def test_api_scenario_with_reinforcements(own_store):
         assert s["reinforcements_used"] == len({p["reinforcement"] for p in s["placements"]}) > 0
         assert all(p["reason"] for p in s["placements"])
         assert r.json()["scenario"]["reinforcements"][0]["id"] == "R0"
+        # reinforcements are not members of the store: such a scenario is not applied
+        applied = http.post(f"/api/v1/scenarios/{r.json()['id']}/apply")
+        assert applied.status_code == 409 and "reinforcements" in applied.json()["detail"]
         bad = http.post("/api/v1/scenarios", json=screenshot([reinf[0] | {"capacity": 0}]))
         assert bad.status_code == 422
         swapped = http.post("/api/v1/scenarios",

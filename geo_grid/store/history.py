@@ -282,6 +282,11 @@ def apply_scenario(store: Store, sid: str) -> dict[str, Any]:
             raise NotFound(f"scenario {sid} does not exist", scenario=sid)
         if row["status"] == "applied":
             raise Conflict(f"scenario {sid} is already applied")
+        if json.loads(row["spec"]).get("reinforcements"):
+            # reinforcements are not members of the store: their placements cannot become
+            # assignment rows until they are kept in the store as a pool
+            raise Conflict(f"scenario {sid} places reinforcements, which are not members of "
+                           "this store; it can be read and compared but not applied")
         current = store.assignment_version(conn)
         if row["base_version"] != current:
             raise Conflict(
