@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from api.routes import (
         audit,
         batch,
+        campaigns,
         coverage,
         edits,
         export,
@@ -119,12 +120,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         scenarios,
         versions,
     )
+    from maps import campaigns as campaign_maps
 
-    # routes are matched in order: the hottest first (the point lookup, with the benchmark's
-    # no-op just before it), on the app's own router rather than an included one
-    # Every router declares the action its routes need (geo_grid.auth.policy); routes that act
-    # on one grid, member or scenario also check the caller's scope on it; state changes are
-    # written to the audit trail.
+    # Routes are matched in order: the hottest first (the point lookup, with the benchmark's
+    # no-op just before it), on the app's own router rather than an included one. Every router
+    # declares the action its routes need (geo_grid.auth.policy); routes that act on one grid,
+    # member or scenario also check the caller's scope on it; state changes are written to the
+    # audit trail.
     lookup.install(app)
     app.include_router(health.router)
     app.include_router(login.router)
@@ -142,12 +144,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(versions.router, prefix="/api/v1", dependencies=[needs("read")])
     app.include_router(edits.router, prefix="/api/v1", dependencies=[audited("edit")])
     app.include_router(audit.router, prefix="/api/v1")
-    from api.routes import campaigns
     app.include_router(campaigns.router, prefix="/api/v1")  # each route declares its own
     app.include_router(ogc.router, dependencies=[needs("read")])
     map_routes.mount_static(app)
     app.include_router(map_routes.router, dependencies=[needs("read")])
-    from maps import campaigns as campaign_maps
     app.include_router(campaign_maps.router)  # each page declares its own action
     # after the API: routes are matched in order, and the hot ones come first
     docs.install(app)
