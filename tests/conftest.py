@@ -29,17 +29,19 @@ def store_path(tmp_path_factory) -> Path:
 
 
 def copy_without_users(src: Path, dest: Path) -> Path:
-    """Copy a store and remove its accounts and sessions (servers started by other tests of
-    the same process add users to the shared reference store)."""
+    """Copy a store and remove its accounts, sessions and audit trail (servers started by
+    other tests of the same process add users, and audit entries, to the shared reference
+    store)."""
     import shutil
     import sqlite3
 
     shutil.copy(src, dest)
     con = sqlite3.connect(dest)
     try:
-        for table in ("sessions", "users"):
+        for table in ("sessions", "users", "audit"):
             if con.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone():
                 con.execute(f'DELETE FROM "{table}"')
+        con.execute("DELETE FROM geo_grid_meta WHERE key = 'audit_head'")
         con.commit()
     finally:
         con.close()

@@ -29,6 +29,9 @@ def serve_app(app):
 
     import uvicorn
 
+    # an account first, so that the app's first start creates no admin of its own
+    settings = getattr(app.state, "settings", None)
+    token = provision(settings.db) if settings is not None and settings.db.exists() else ""
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
     t = threading.Thread(target=srv.run, daemon=True)
     t.start()
@@ -40,9 +43,7 @@ def serve_app(app):
         else:
             raise RuntimeError("uvicorn did not start")
         url = ServedURL(f"http://127.0.0.1:{srv.config.port}")
-        settings = getattr(app.state, "settings", None)
-        if settings is not None and settings.db.exists():
-            url.token = provision(settings.db)
+        url.token = token
         yield url
     finally:
         srv.should_exit = True

@@ -4,7 +4,6 @@ passwords, sessions, the hash-chained audit trail, and the ``user`` and ``audit`
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -160,8 +159,7 @@ def test_new_store_has_the_auth_tables_registered(store_path):
 
 
 def test_an_old_store_gains_the_auth_tables(store_path, tmp_path):
-    path = tmp_path / "old.gpkg"
-    shutil.copy(store_path, path)
+    path = copy_without_users(store_path, tmp_path / "old.gpkg")
     con = sqlite3.connect(path)
     for t in ("users", "sessions", "audit"):
         con.execute(f"DROP TABLE {t}")
