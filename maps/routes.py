@@ -136,15 +136,10 @@ def may_see_homes(request: Request) -> bool:
     policy, :func:`geo_grid.auth.policy.may_unmask`); a maps-only app has no accounts."""
     if getattr(request.app.state, "service", None) is None:
         return True
+    from api.access import principal
     from geo_grid.auth import policy
 
-    return policy.may_unmask(getattr(request.state, "principal", None) or _anonymous(), None)
-
-
-def _anonymous():
-    from geo_grid.auth.roles import ANONYMOUS
-
-    return ANONYMOUS
+    return policy.may_unmask(principal(request), None)
 
 
 def _scenario_page(request: Request, sid: str, kind: str, render: Callable) -> HTMLResponse:
