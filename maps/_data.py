@@ -145,6 +145,11 @@ class Projector:
         return np.round(np.column_stack([y, x]), DECIMALS)
 
 
+def round_latlon(proj: Projector, lon, lat) -> list[float]:
+    """``[lat, lon]`` of one point in the display datum, rounded (Leaflet's order)."""
+    x, y = proj.lonlat(lon, lat)
+    return [round(float(y), DECIMALS), round(float(x), DECIMALS)]
+
 def feature_collection(geoms, props: list[dict], proj: Projector) -> dict:
     feats = []
     for g, p in zip(geoms, props, strict=True):
@@ -357,6 +362,19 @@ STATUS_LABELS = {
     "covered": "已覆盖（≥2人）", "single": "仅1人覆盖", "uncovered": "未覆盖", "empty": "无住户",
     "sealed": "封控楼栋",
 }
+
+#: Reinforcements (a scenario's extra people, ids only) by kind: label, colour, glyph.
+REINFORCEMENT_LABELS = {"cadre": "下沉干部", "auxiliary_police": "辅警", "security": "物业保安",
+                        "volunteer": "志愿者"}
+REINFORCEMENT_COLORS = {"cadre": "#b2182b", "auxiliary_police": "#2166ac", "security": "#5e3c99",
+                        "volunteer": "#1b7837"}
+REINFORCEMENT_GLYPHS = {"cadre": "干", "auxiliary_police": "警", "security": "保", "volunteer": "志"}
+UNUSED_COLOR = "#9e9e9e"
+#: Posts of a roster (geo_grid.rosters) by kind: label and glyph; colour by staffing.
+POST_LABELS = {"checkpoint": "卡口", "information": "信息", "isolation": "隔离", "logistics": "后勤"}
+POST_GLYPHS = {"checkpoint": "卡", "information": "信", "isolation": "隔", "logistics": "后"}
+POST_COLORS = {"staffed": "#1a9850", "short": "#d7191c"}
+POST_STATUS_LABELS = {"staffed": "各班次人员齐备", "short": "部分班次缺员"}
 
 
 def load_color(load: float, bins: list[float]) -> str:

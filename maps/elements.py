@@ -125,6 +125,29 @@ class ClusterLayer(_GGLayer):
         self.spec = spec
 
 
+class MarkerLayer(_GGLayer):
+    """Glyph markers and lines drawn by ``GG.markers``, with card popups.
+
+    ``data`` = ``{"markers": [{lat, lon, color, glyph, cls, props}], "lines": [{latlngs, color,
+    weight, props}]}``; ``spec`` keys: ``name``, ``className`` (of the markers),
+    ``lineClassName``, ``popup`` and ``linePopup`` (card specs), ``tooltip`` (a property).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = GG.markers({{ this._parent.get_name() }}, {{ this.data|tojson }}, {{ this.spec|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, data: dict, spec: dict, name: str, *, show=True):
+        super().__init__(name, show=show)
+        self._name = "MarkerLayer"
+        self.data = data
+        self.spec = dict(spec, name=spec.get("name", name))
+
+
 class HeatLayer(_GGLayer):
     """Leaflet.heat layer from ``[lat, lon, weight]`` rows (folium's bundled leaflet-heat)."""
 

@@ -8,7 +8,9 @@ Input is plain data (no dependency on the assignment classes); :func:`scenario_v
   ``sealed_area`` (GeoJSON geometry/Feature/FeatureCollection or shapely, EPSG:4490 unless
   ``sealed_area_crs``), ``unavailable`` (member ids), ``shortages`` (rows with ``grid_code``) or
   ``shortage_grids`` (codes), ``summary`` (dict; ``before`` sub-dict for the figures before),
-  ``assignment`` (the new assignment rows: ``member_id, building_code``);
+  ``assignment`` (the new assignment rows: ``member_id, building_code``), ``placements``
+  (rows ``reinforcement, building, load, reason``: load placed on the scenario's
+  ``reinforcements``, inline ``{id, kind, lon, lat, capacity}`` in ``scenario``/``spec``);
 - ``RebalanceResult.to_dict()`` (the same keys, with the scenario under ``scenario``);
 - a stored scenario ``{"id", "name", "spec", "result": {...}}`` as the API keeps it;
 - a ``RebalanceResult`` object (anything with ``to_dict()``).
@@ -18,6 +20,10 @@ The figures drawn (building status, grid figures, shortage grids) are the scenar
 never runs a rebalance. A hand-made dict without them has them evaluated once from its
 assignment (or ``district``'s with its moves) with its members out; its ``uncovered`` lists are
 drawn on top.
+
+The emergency map may also draw the posts of a roster computed for the scenario
+(:func:`scenario_map`'s ``roster``: a kept roster ``{"id", "spec", "result"}`` of
+:mod:`geo_grid.rosters.store`), each coloured by whether all its shifts are staffed.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from maps.coverage import (
     building_features,
     grid_features,
 )
-from maps.elements import GeoLayer, Legend, Panel, SearchBox, SyncMaps
+from maps.elements import GeoLayer, Legend, MarkerLayer, Panel, SearchBox, SyncMaps
 
 REASON_LABELS = {
     "member unavailable": "原包保人员不可用",
@@ -74,6 +80,10 @@ SUMMARY_LABELS = {
     "unavailable": "不可用人员",
     "sealed": "封控楼栋",
     "shortage_grids": "缺员网格",
+    "reinforcements": "增援力量",
+    "reinforcements_used": "启用增援力量",
+    "placed_load": "增援承担负担（户）",
+    "posts_short": "缺员岗位",
 }
 SHORTAGE_POPUP = {
     "heading": "缺员网格",
@@ -87,6 +97,32 @@ MOVE_POPUP = {
     "fields": [["building", "楼栋编码"], ["from", "原包保"], ["to", "新包保"], ["load", "负担", " 户"],
                ["reason", "原因"]],
 }
+
+REINFORCEMENT_POPUP = {
+    "heading": "增援力量",
+    "title": "id",
+    "fields": [["kind_label", "类别"], ["status", "状态"], ["capacity", "可承担负担", " 户"],
+               ["load", "已安排负担", " 户"], ["n_buildings", "安排楼栋"]],
+    "lists": [["placed", "安排楼栋与原因"]],
+}
+PLACEMENT_POPUP = {
+    "heading": "增援安排",
+    "title": "address",
+    "fields": [["building", "楼栋编码"], ["reinforcement", "增援力量"], ["kind_label", "类别"],
+               ["load", "负担", " 户"], ["reason_label", "原因"]],
+}
+POST_POPUP = {
+    "heading": "岗位排班",
+    "title": "id",
+    "fields": [["kind_label", "岗位类别"], ["status", "排班"], ["per_shift", "每班人数"],
+               ["min_security", "其中辅警/保安"], ["shifts", "班次"], ["unfilled", "缺员班次"],
+               ["missing", "缺员人次"], ["roster", "排班编号"]],
+    "lists": [["first_unfilled", "最早缺员班次"]],
+}
+#: how many of a post's unfilled shifts its popup lists (earliest first)
+FIRST_UNFILLED = 5
+#: line weights of placements: the lightest load to the heaviest
+PLACEMENT_WEIGHTS = (2.0, 7.0)
 
 UNCOVERED_STYLE = {"color": "#d7191c", "weight": 3, "opacity": 1, "fillColor": "#d7191c", "fillOpacity": 0.9}
 SEALED_STYLE = {"color": "#542788", "weight": 2, "opacity": 1, "fillColor": "#542788", "fillOpacity": 0.6}
@@ -113,6 +149,8 @@ class ScenarioView:
     assignment: pd.DataFrame | None = None
     figures_after: Figures | None = None
     figures_before: Figures | None = None
+    reinforcements: list[dict] = field(default_factory=list)
+    placements: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _get(d: Mapping, *keys, default=None):
@@ -174,6 +212,8 @@ def scenario_view(obj, sid: str | None = None) -> ScenarioView:
     if shortage.empty and _get(res, "shortage_grids") is not None:
         shortage = pd.DataFrame({"grid_code": [str(c) for c in D.codes_from(res["shortage_grids"])]})
     asg = _get(res, "assignment", "assignment_after")
+    reinf = _get(spec, "reinforcements")
+    placements = _frame(_get(res, "placements") or summary.get("placements"))
     figs = top.get("figures")  # the service's stored scenario: figures already read
     if figs is None and _get(res, "figures_before") is not None:
         figs = (Figures.from_dict(res["figures_before"]), Figures.from_dict(res["figures_after"]))
@@ -194,6 +234,8 @@ def scenario_view(obj, sid: str | None = None) -> ScenarioView:
         assignment=_frame(asg) if asg is not None else None,
         figures_before=figs[0] if figs else None,
         figures_after=figs[1] if figs else None,
+        reinforcements=[dict(r) for r in reinf if isinstance(r, Mapping)] if isinstance(reinf, list) else [],
+        placements=placements,
     )
 
 
@@ -253,10 +295,15 @@ def _apply_moves(assignment: pd.DataFrame, moves: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([a[keep], pd.DataFrame(add, columns=["member_id", "building_code"])], ignore_index=True)
 
 
-def _summary_panel(sv: ScenarioView, n_uncovered: int, n_shortage: int) -> tuple[dict, dict]:
+def _summary_panel(sv: ScenarioView, n_uncovered: int, n_shortage: int,
+                   extra: Mapping | None = None) -> tuple[dict, dict]:
+    """The summary card: the scenario's summary figures, then ``extra`` (figures of the map
+    itself: reinforcements used and load placed, posts short)."""
     props = {"name": sv.name or "应急调整方案", "id": sv.id}
     fields = [["id", "方案编号"]]
     summ = dict(sv.summary)
+    for k, v in (extra or {}).items():
+        summ[k] = v
     before = summ.pop("before", None) if isinstance(summ.get("before"), Mapping) else None
     summ.setdefault("uncovered_buildings", n_uncovered)
     summ.setdefault("unavailable", len(sv.unavailable))
@@ -290,10 +337,15 @@ def scenario_map(
     title: str | None = None,
     panel: bool = True,
     finish: bool = True,
+    roster: Mapping | None = None,
 ) -> folium.Map:
     """One map of a scenario: ``phase="after"`` (the rebalanced coverage, moves drawn) or
     ``"before"`` (the assignment it was computed on, with the scenario's outages), drawn from
-    the scenario's figures (see :func:`scenario_figures`)."""
+    the scenario's figures (see :func:`scenario_figures`).
+
+    After rebalancing, the scenario's reinforcements are drawn at their bases (coloured by
+    kind, grey when unused) with a line to each building placed on them; ``roster`` (a kept
+    roster for this scenario, or None) adds its posts, coloured by staffing."""
     if phase not in ("before", "after"):
         raise ValueError("phase must be 'before' or 'after'")
     sv = scenario_view(scenario)
@@ -386,8 +438,39 @@ def scenario_map(
             name=f"包保调整（{n_moves}）",
         ).add_to(m)
 
+    extra: dict = {}
+    legend_extra: list[dict] = []
+    n_reinf = {"used": 0, "load": 0}
+    if phase == "after" and sv.reinforcements:
+        data, n_reinf = reinforcement_data(district, sv, proj)
+        MarkerLayer(
+            data,
+            {"className": "gg-reinf", "lineClassName": "gg-placement", "popup": REINFORCEMENT_POPUP,
+             "linePopup": PLACEMENT_POPUP, "tooltip": "tip"},
+            name="增援力量 / reinforcements",
+        ).add_to(m)
+        extra = {"reinforcements": n_reinf["total"], "reinforcements_used": n_reinf["used"],
+                 "placed_load": n_reinf["load"]}
+        kinds = [k for k in D.REINFORCEMENT_LABELS if k in n_reinf["kinds"]]
+        legend_extra.append({
+            "title": f"增援力量（启用 {n_reinf['used']}/{n_reinf['total']}，承担 {D.num(n_reinf['load'])} 户）",
+            "items": [{"color": D.REINFORCEMENT_COLORS[k], "label": D.REINFORCEMENT_LABELS[k]} for k in kinds]
+            + ([{"color": D.UNUSED_COLOR, "label": "未启用"}] if n_reinf["used"] < n_reinf["total"] else [])
+            + [{"color": "#555555", "label": "增援安排（驻点→楼栋，线宽为负担）", "line": True}],
+        })
+    n_posts = {"total": 0, "short": 0}
+    if phase == "after" and roster is not None:
+        data, n_posts = post_data(roster, proj)
+        MarkerLayer(data, {"className": "gg-post", "popup": POST_POPUP, "tooltip": "tip"},
+                    name="岗位 / posts").add_to(m)
+        extra["posts_short"] = f"{n_posts['short']}/{n_posts['total']}"
+        legend_extra.append({
+            "title": f"岗位排班（缺员 {n_posts['short']}/{n_posts['total']}）",
+            "items": [{"color": D.POST_COLORS[k], "label": D.POST_STATUS_LABELS[k]} for k in ("staffed", "short")],
+        })
+
     if panel:
-        props, spec = _summary_panel(sv, len(unc), len(g))
+        props, spec = _summary_panel(sv, len(unc), len(g), extra)
         Panel(props, spec, position="topright").add_to(m)
     Legend({"sections": [
         {"title": "应急图例", "items": [
@@ -397,12 +480,15 @@ def scenario_map(
             {"color": SHORTAGE_STYLE["color"], "label": "缺员网格", "outline": True},
             {"color": MOVE_STYLE["color"], "label": "包保调整（住址→楼栋）", "line": True},
         ]},
+        *legend_extra,
         {"title": f"楼栋（{D.BUILDINGS_MIN_ZOOM}级以上）", "items": [
             {"color": D.STATUS_COLORS[s], "label": D.STATUS_LABELS[s]} for s in ("covered", "single", "empty")]},
     ]}).add_to(m)
     SearchBox().add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
-    m.gg_counts = {"uncovered": len(unc), "shortage": len(g), "moves": n_moves, "sealed": len(sealed_feats)}
+    m.gg_counts = {"uncovered": len(unc), "shortage": len(g), "moves": n_moves, "sealed": len(sealed_feats),
+                   "reinforcements_used": n_reinf["used"], "placed_load": n_reinf["load"],
+                   "posts": n_posts["total"], "posts_short": n_posts["short"]}
     if finish:
         make_offline(m, asset_mode, static_prefix)
     return m
@@ -444,6 +530,140 @@ def _move_features(district: District, moves: pd.DataFrame, proj: D.Projector) -
                 geoms.append(shapely.Point(hx, hy))
                 props.append({"address": "住址：" + who(to), "_cls": "gg-move-home"})
     return D.feature_collection(geoms, props, proj)
+
+
+def reinforcement_data(district: District, sv: ScenarioView, proj: D.Projector) -> tuple[dict, dict]:
+    """Data of ``GG.markers`` for the scenario's reinforcements: a marker at each base
+    (coloured by kind, grey when nothing was placed on it) and a line from the base to each
+    building placed on it (one per reinforcement and building, weighted by load).
+
+    Returns ``(data, counts)`` with counts ``total, used, load`` (placed) and ``kinds`` (of the
+    used ones). Reinforcements carry ids only (no names): nothing here is masked.
+    """
+    cen = D.building_centroids(district)
+    addr = dict(zip(district.buildings["code"].astype(str), district.buildings["address"], strict=True))
+    pl = sv.placements
+    rows: dict[str, list[dict]] = {}
+    if len(pl) and {"reinforcement", "building"} <= set(pl.columns):
+        loads = pd.to_numeric(pl["load"], errors="coerce").fillna(0.0) if "load" in pl.columns else 0.0
+        pl = pl.assign(load=loads, reinforcement=pl["reinforcement"].astype(str),
+                       building=pl["building"].astype(str))
+        if "reason" not in pl.columns:
+            pl = pl.assign(reason=None)
+        # one row per reinforcement and building: its load summed, its reasons in order
+        for (rid, b), grp in pl.groupby(["reinforcement", "building"], sort=False):
+            reasons = [str(r) for r in dict.fromkeys(grp["reason"]) if isinstance(r, str) and r]
+            rows.setdefault(rid, []).append({"building": b, "load": float(grp["load"].sum()),
+                                             "reasons": reasons})
+    top = max((r["load"] for rs in rows.values() for r in rs), default=0.0)
+    lo, hi = PLACEMENT_WEIGHTS
+    markers, lines = [], []
+    kinds: set[str] = set()
+    used = 0
+    placed = 0.0
+    for r in sv.reinforcements:
+        rid, kind = str(r.get("id")), str(r.get("kind"))
+        try:
+            lon, lat = float(r["lon"]), float(r["lat"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if not (np.isfinite(lon) and np.isfinite(lat)):
+            continue
+        base = D.round_latlon(proj, lon, lat)
+        mine = rows.get(rid, [])
+        load = sum(x["load"] for x in mine)
+        kind_label = D.REINFORCEMENT_LABELS.get(kind, kind)
+        if mine:
+            used += 1
+            placed += load
+            kinds.add(kind)
+        placed_text = []
+        for x in mine:
+            b = x["building"]
+            reason = "、".join(REASON_LABELS.get(t, t) for t in x["reasons"])
+            placed_text.append(f"{b} {addr.get(b) or ''}：{D.num(x['load'])} 户" + (f"（{reason}）" if reason else ""))
+            if b not in cen.index:
+                continue
+            lines.append({
+                "latlngs": [base, D.round_latlon(proj, cen.loc[b, "lon"], cen.loc[b, "lat"])],
+                "color": D.REINFORCEMENT_COLORS.get(kind, "#555555"),
+                "weight": round(lo + (hi - lo) * (x["load"] / top if top > 0 else 0.0), 2),
+                "props": {"reinforcement": rid, "building": b, "address": addr.get(b), "kind": kind,
+                          "kind_label": kind_label, "load": D.num(x["load"], 3),
+                          "reasons": x["reasons"], "reason_label": reason or None},
+            })
+        markers.append({
+            "lat": base[0], "lon": base[1],
+            "color": D.REINFORCEMENT_COLORS.get(kind, "#555555") if mine else D.UNUSED_COLOR,
+            "glyph": D.REINFORCEMENT_GLYPHS.get(kind, "援"),
+            "cls": "gg-used" if mine else "gg-unused",
+            "props": {"id": rid, "kind": kind, "kind_label": kind_label, "used": bool(mine),
+                      "status": "已启用" if mine else "未启用", "capacity": D.num(r.get("capacity")),
+                      "load": D.num(load, 3), "n_buildings": len(mine),
+                      "buildings": [x["building"] for x in mine], "placed": placed_text,
+                      "tip": f"{kind_label} {rid}"},
+        })
+    counts = {"total": len(markers), "used": used, "load": D.num(placed, 3), "kinds": kinds}
+    return {"markers": markers, "lines": lines}, counts
+
+
+def post_data(roster: Mapping, proj: D.Projector) -> tuple[dict, dict]:
+    """Data of ``GG.markers`` for the posts of a kept roster (``{"id", "spec", "result"}``):
+    a marker per post, green when every shift is staffed, red when some are not (how many,
+    and the earliest). The posts are the roster's own (``result["posts"]``; for a roster kept
+    without them, the inline posts and checkpoints of its request).
+
+    Returns ``(data, counts)`` with counts ``total`` and ``short`` (posts)."""
+    res = roster.get("result") or {}
+    spec = roster.get("spec") or {}
+    posts = res.get("posts")
+    if posts is None:
+        inline = spec.get("posts") if isinstance(spec.get("posts"), list) else []
+        posts = [*inline, *(spec.get("checkpoints") or [])]
+    shifts: dict[str, int] = {}
+    for sh in res.get("shifts") or []:
+        shifts[str(sh.get("post"))] = shifts.get(str(sh.get("post")), 0) + 1
+    gaps: dict[str, list[dict]] = {}
+    for u in res.get("unfilled") or []:
+        gaps.setdefault(str(u.get("post")), []).append(u)
+    markers = []
+    short = 0
+    for p in posts:
+        pid, kind = str(p.get("id")), str(p.get("kind"))
+        try:
+            lon, lat = float(p["lon"]), float(p["lat"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        mine = sorted(gaps.get(pid, []), key=lambda u: str(u.get("start")))
+        status = "short" if mine else "staffed"
+        short += bool(mine)
+        lat_r, lon_r = D.round_latlon(proj, lon, lat)
+        kind_label = D.POST_LABELS.get(kind, kind)
+        markers.append({
+            "lat": lat_r, "lon": lon_r, "color": D.POST_COLORS[status],
+            "glyph": D.POST_GLYPHS.get(kind, "岗"), "cls": f"gg-post-{status}",
+            "props": {"id": pid, "kind": kind, "kind_label": kind_label, "staffing": status,
+                      "status": D.POST_STATUS_LABELS[status], "per_shift": p.get("per_shift", 1),
+                      "min_security": p.get("min_security") or None, "shifts": shifts.get(pid, 0),
+                      "unfilled": len(mine),
+                      "missing": sum(int(u.get("missing") or 0) for u in mine) or None,
+                      "first_unfilled": [_shift_text(u) for u in mine[:FIRST_UNFILLED]],
+                      "roster": str(roster.get("id")) if roster.get("id") is not None else None,
+                      "tip": f"{kind_label} {pid}" + (f"（缺员 {len(mine)} 班）" if mine else "")},
+        })
+    return {"markers": markers, "lines": []}, {"total": len(markers), "short": short}
+
+
+def _shift_text(u: Mapping) -> str:
+    """``03-01 08:00–16:00 缺 2 人`` (plain text) for an unfilled shift."""
+    def hm(t, date: bool) -> str:
+        t = str(t or "")
+        return (t[5:16] if date else t[11:16]).replace("T", " ") if len(t) >= 16 else t
+
+    text = f"{hm(u.get('start'), True)}–{hm(u.get('end'), False)} 缺 {int(u.get('missing') or 0)} 人"
+    if u.get("missing_security"):
+        text += f"（辅警/保安缺 {int(u['missing_security'])}）"
+    return text
 
 
 def emergency_map(district: District, scenario, **kwargs) -> folium.Map:

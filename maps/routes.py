@@ -7,10 +7,11 @@ Wire into the app::
     app.include_router(map_routes.router) # GET /, /map/scenarios/{id}, /map/scenarios/{id}/compare,
                                           #     /map/versions/{a}/diff/{b}
 
-Where the data come from is kept in three small functions, :func:`district_of`,
-:func:`figures_of` and :func:`scenario_of` (the running ``ServiceState`` at ``app.state.service`` when present, else
-``app.state.district`` and the dict ``app.state.scenarios``). Pages are cached per district
-object, assignment version, tiles and scenario (16 entries).
+Where the data come from is kept in four small functions, :func:`district_of`,
+:func:`figures_of`, :func:`scenario_of` and :func:`roster_of` (the running ``ServiceState``
+at ``app.state.service`` when present, else ``app.state.district`` and the dict
+``app.state.scenarios``; no rosters then). Pages are cached per district object, assignment
+version, tiles, scenario and the scenario's latest roster (16 entries).
 """
 
 from __future__ import annotations
@@ -66,6 +67,17 @@ def scenario_of(request: Request, sid: str) -> Any:
     if sid not in scenarios:
         raise NotFound(f"scenario {sid} does not exist", scenario=sid)
     return scenarios[sid]
+
+
+def roster_of(request: Request, sid: str) -> str | None:
+    """The id of the latest roster kept for scenario ``sid`` (its request names it), or None
+    (none, or a maps-only app with no store)."""
+    svc = getattr(request.app.state, "service", None)
+    if svc is None:
+        return None
+    from geo_grid.rosters.store import latest_roster_id
+
+    return latest_roster_id(svc.store, sid)
 
 
 def figures_of(request: Request, district: District) -> Figures:
@@ -156,12 +168,20 @@ def _scenario_page(request: Request, sid: str, kind: str, render: Callable) -> H
             check_code(request, "read_personal", grid)
     tiles = tiles_of(request)
     state = (scenario.get("status"), scenario.get("base_version")) if isinstance(scenario, dict) else None
-    key = (kind, sid, version, state, tuple(sorted(tiles.items())))
+    # the emergency map draws the posts of the latest roster kept for the scenario: its id is
+    # part of the cache key, so a new roster gives a new page (and a new ETag)
+    roster_id = roster_of(request, sid) if kind == "scenario" else None
+    key = (kind, sid, version, state, roster_id, tuple(sorted(tiles.items())))
 
     def build() -> str:
         # the scenario's stored figures (before and after) say what to draw: no solve here
+        extra = {}
+        if roster_id is not None:
+            from geo_grid.rosters.store import get_roster
+
+            extra["roster"] = get_roster(request.app.state.service.store, roster_id)
         return render_html(render(district, scenario, asset_mode="served",
-                                  static_prefix=STATIC_PREFIX, **tiles))
+                                  static_prefix=STATIC_PREFIX, **extra, **tiles))
 
     return _page(_cached(request, key, build), tiles)
 

@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from geo_grid.errors import NotFound
 from geo_grid.store import schema
@@ -34,3 +34,13 @@ def get_roster(store, rid: str) -> dict[str, Any]:
         raise NotFound(f"roster {rid} does not exist", roster=rid)
     return {"id": row["id"], "created_at": row["created_at"], "spec": json.loads(row["spec"]),
             "result": json.loads(row["result"])}
+
+
+def latest_roster_id(store, scenario: str) -> str | None:
+    """The id of the roster kept last whose request names ``scenario`` (``"scenario": id``),
+    or None when no roster does. Cheap: only the requests are read, not the results."""
+    r = schema.rosters
+    with store.engine.connect() as conn:
+        return conn.execute(select(r.c.id)
+                            .where(func.json_extract(r.c.spec, "$.scenario") == scenario)
+                            .order_by(r.c.fid.desc()).limit(1)).scalar()

@@ -207,6 +207,55 @@
     return group;
   };
 
+  /* Markers with a glyph (one character, text) on a coloured disc, and lines between points,
+   * each with a card popup. data = {markers: [{lat, lon, color, glyph, cls, props}],
+   * lines: [{latlngs: [[lat, lon], ...], color, weight, props}]};
+   * opt = {name, className, lineClassName, popup, linePopup (card specs), tooltip (a property)} */
+  GG.markers = function (map, data, opt) {
+    opt = opt || {};
+    var group = L.featureGroup();
+    function bind(lyr, p, spec) {
+      if (spec)
+        lyr.bindPopup(function () {
+          return GG.card(p, spec);
+        }, { maxWidth: 340 });
+      if (opt.tooltip && p[opt.tooltip] != null)
+        lyr.bindTooltip(function () {
+          return el("span", "gg-tip", p[opt.tooltip]);
+        }, { sticky: true });
+    }
+    (data.lines || []).forEach(function (ln) {
+      var p = ln.props || {};
+      var line = L.polyline(ln.latlngs, {
+        color: ln.color || "#555555",
+        weight: ln.weight || 2,
+        opacity: 0.85,
+        className: safeClass(opt.lineClassName || "gg-line")
+      });
+      bind(line, p, opt.linePopup);
+      group.addLayer(line);
+    });
+    var n = 0;
+    (data.markers || []).forEach(function (mk) {
+      var p = mk.props || {};
+      var disc = el("span", "gg-glyph", mk.glyph);
+      if (mk.color) disc.style.background = mk.color;
+      var cls = "gg-marker " + safeClass(opt.className || "x") + (mk.cls ? " " + safeClass(mk.cls) : "");
+      var m = L.marker([mk.lat, mk.lon], {
+        icon: L.divIcon({ className: cls, html: disc, iconSize: [20, 20], iconAnchor: [10, 10], popupAnchor: [0, -10] }),
+        keyboard: false,
+        riseOnHover: true
+      });
+      m.ggProps = p;
+      bind(m, p, opt.popup);
+      group.addLayer(m);
+      n += 1;
+    });
+    state(map).counts[opt.name || "markers"] = n;
+    state(map).layers[opt.name || "markers"] = group;
+    return group;
+  };
+
   GG.heat = function (map, points, opt) {
     var h = L.heatLayer(points, opt || {});
     state(map).layers.heat = h;
