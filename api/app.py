@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lookup,
         members,
         ogc,
+        pool,
         rosters,
         scenarios,
         versions,
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(members.router, prefix="/api/v1", dependencies=[needs("read")])
     app.include_router(scenarios.router, prefix="/api/v1")  # each route declares its own
     app.include_router(rosters.router, prefix="/api/v1")  # each route declares its own
+    app.include_router(pool.router, prefix="/api/v1")  # each route declares its own
     app.include_router(coverage.router, prefix="/api/v1")  # checks "read" itself (hot route)
     app.include_router(export.router, prefix="/api/v1",
                        dependencies=[needs("export", street_wide=True)])

@@ -33,9 +33,14 @@ class ScenarioIn(BaseModel):
     sealed_area_crs: str = "cgcs2000"
     surge: dict[str, float] = Field(default_factory=dict)
     walk_limit_m: float | None = Field(None, gt=0, le=20_000)
-    reinforcements: list[ReinforcementIn] = Field(
+    reinforcements: list[ReinforcementIn] | Literal["pool"] = Field(
         default_factory=list, max_length=5_000,
-        description="extra people placed where the members cannot cover (no store pool)")
+        description="extra people placed where the members cannot cover: a list, or \"pool\" "
+                    "for the entries of the store's reinforcement pool available at `at` (the "
+                    "kept scenario lists the entries used)")
+    at: str | None = Field(None, max_length=40,
+                           description="ISO 8601 time the scenario is for (default now; without "
+                                       "a zone China Standard Time): picks the pool entries")
     max_moves: int | None = Field(None, ge=0, description="cap on changes of members' buildings")
     move_weight: float | None = Field(
         None, gt=0, le=1_000,

@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from geo_grid.commands import audit, export, grid, shifts, users
+from geo_grid.commands import audit, export, grid, pool, shifts, users
 from geo_grid.errors import GeoGridError
 from geo_grid.store import DEFAULT_STORE
 
@@ -473,9 +473,14 @@ def rebalance(scenario: Path = typer.Option(..., "--scenario", help="scenario JS
             spec = json.loads(scenario.read_text("utf-8"))
         except (OSError, ValueError) as exc:
             raise InvalidInput(f"cannot read scenario {scenario}: {exc}") from exc
-        sc = Scenario.from_dict(spec)
         ensure_store(db)
         store = Store(db)
+        if isinstance(spec, dict):
+            from geo_grid.store.pool import resolve_scenario_pool
+
+            # "reinforcements": "pool": the pool entries available at the scenario's "at"
+            spec = resolve_scenario_pool(store, spec)
+        sc = Scenario.from_dict(spec)
         version = history.current_version(store)
         with steps(2, "rebalance") as advance:
             district = store.load_district()
@@ -538,6 +543,8 @@ def roster(output: Path = typer.Option(..., "-o", "--output", help="xlsx file to
 
 app.command("export")(export.export)
 app.command("roster-shifts")(shifts.roster_shifts)
+app.command("import-reinforcements")(pool.import_reinforcements)
+app.command("import-posts")(pool.import_posts)
 app.add_typer(grid.app, name="grid")
 app.add_typer(users.app, name="user")
 app.add_typer(audit.app, name="audit")

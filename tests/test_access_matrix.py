@@ -92,6 +92,10 @@ EXPECTED: dict[str, Op] = {
     "POST /api/v1/rosters": Op("scenario", ok=422),
     "GET /api/v1/rosters/{rid}": Op("read", ok=404),
     "GET /api/v1/rosters/{rid}/xlsx": Op("read", ok=404),
+    # the reinforcement pool: an upload without its file, the (masked) list; the posts layer
+    "POST /api/v1/reinforcements": Op("import", ok=422),
+    "GET /api/v1/reinforcements": Op("read"),
+    "GET /api/v1/posts": Op("read"),
     # campaigns: a body refused after the caller was authorised (none sent), an unknown campaign
     "POST /api/v1/campaigns": Op("scenario", ok=422),
     "POST /api/v1/campaigns/{cid}/visits": Op("campaign", ok=422),
@@ -280,7 +284,7 @@ def request_for(key: str, where: str, p: Places) -> tuple[str, str, dict]:
         kw["json"] = {}  # a required field missing: 422
     elif key == "POST /api/v1/imports/layers":
         kw.update(_form(replace="true"))  # no layer files: 422
-    elif key.startswith("POST /api/v1/imports/"):
+    elif key.startswith("POST /api/v1/imports/") or key == "POST /api/v1/reinforcements":
         kw.update(_form(sheet="x"))  # no file: 422
     return method, url, kw
 

@@ -31,8 +31,9 @@ class ReinforcementIn(BaseModel):
 
 
 class RosterIn(BaseModel):
-    """A roster request. ``posts: "layer"``: the three group posts (信息/隔离/后勤) of each
-    community at its representative point, plus ``checkpoints``."""
+    """A roster request. ``posts: "layer"``: the store's posts layer when it has posts, else
+    the three group posts (信息/隔离/后勤) of each community at its representative point; plus
+    ``checkpoints``."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "start": "2026-03-01T08:00:00", "days": 7, "shift_hours": 8, "posts": "layer",
@@ -51,7 +52,10 @@ class RosterIn(BaseModel):
     max_hours_per_week: float = Field(48, gt=0, le=168)
     min_rest_hours: float = Field(12, ge=0, le=72)
     max_travel_m: float = Field(2000, ge=0, le=50_000)
-    reinforcements: list[ReinforcementIn] = Field(default_factory=list, max_length=10_000)
+    reinforcements: list[ReinforcementIn] | Literal["pool"] = Field(
+        default_factory=list, max_length=10_000,
+        description='a list, or "pool": the entries of the store\'s reinforcement pool '
+                    'available during the whole roster')
     time_limit_s: float = Field(30, gt=0, le=120)
 
 
@@ -101,3 +105,5 @@ class RosterOut(BaseModel):
     shifts: list[ShiftOut]
     people: list[PersonOut]
     unfilled: list[UnfilledOut]
+    reinforcements_from_pool: list[str] | None = Field(
+        None, description='with "reinforcements": "pool": the ids of the pool entries offered')

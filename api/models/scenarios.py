@@ -24,6 +24,9 @@ class Spec(BaseModel):
     reinforcements: list[dict[str, Any]] = Field(default_factory=list)
     max_moves: int | None = None
     move_weight: float | None = None
+    at: str | None = Field(None, description="the time the scenario is for (with a pool)")
+    reinforcements_from: str | None = Field(
+        None, description="\"pool\": the reinforcements are the pool entries available `at`")
 
 
 class Placement(BaseModel):

@@ -25,7 +25,8 @@ def roster_json(kept: dict) -> dict:
     res = kept["result"]
     return {"id": kept["id"], "created_at": kept["created_at"], "status": res["status"],
             "gap": res["gap"], "proven": res.get("proven", False), "changes": res.get("changes"),
-            "shifts": res["shifts"], "people": res["people"], "unfilled": res["unfilled"]}
+            "shifts": res["shifts"], "people": res["people"], "unfilled": res["unfilled"],
+            "reinforcements_from_pool": res.get("reinforcements_from_pool")}
 
 
 def _compute(state: ServiceState, spec: dict) -> dict:

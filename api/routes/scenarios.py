@@ -112,14 +112,21 @@ async def create_scenario(request: Request, body: ScenarioIn = Body(...),
     """Rebalance the current assignment under an emergency scenario and keep the result.
 
     The result is not applied: ``POST /api/v1/scenarios/{id}/apply`` makes it current.
+    ``"reinforcements": "pool"`` brings in the entries of the store's reinforcement pool
+    available at ``at`` (default now); the kept scenario lists them.
     A ``sealed_area`` has at most ``max_sealed_vertices`` vertices (10,000 by default).
     """
     limit = request.app.state.settings.max_sealed_vertices
     if body.sealed_area is not None and count_vertices(body.sealed_area, limit) > limit:
         raise InvalidInput(f"sealed_area has more than {limit} vertices; simplify it",
                            max_vertices=limit)
+    from geo_grid.store.pool import resolve_scenario_pool
+
     spec = body.model_dump(exclude_none=True)
     check_scenario_scope(request, state, spec)
+    # "reinforcements": "pool" becomes the pool entries available at "at" here, where the
+    # store is at hand: the core gets (and the kept scenario records) the inline list
+    spec = await run_in_threadpool(resolve_scenario_pool, state.store, spec)
     kept = await run_in_threadpool(state.run_scenario, spec)
     audit_targets(request, kept["id"])
     view = scenario_json(request, kept)

@@ -158,13 +158,19 @@ class Scenario:
         Walking limit for this scenario (default: ``Params.walk_limit_m``).
     reinforcements : tuple of Reinforcement (or JSON objects)
         Extra people brought in: they serve buildings within the walking limit of their base.
-        (The store pool, ``"reinforcements": "pool"``, is not supported here.)
+        (The store pool, ``"reinforcements": "pool"``, is resolved to such a list before.)
     max_moves : int, optional
         Cap on the moves (changes of members' buildings); see :func:`rebalance_problem`.
     move_weight : float, optional
         Price of a unit of load moved to another member, relative to a unit placed on a
         reinforcement (default 2 with reinforcements, so a reinforcement is preferred to a move;
         1 without, the plain rebalance).
+    at : str, optional
+        The time the scenario is for (ISO 8601): which entries of the store's reinforcement
+        pool are available. Recorded only; the pool is resolved before the core sees it.
+    reinforcements_from : str, optional
+        ``"pool"`` when ``reinforcements`` are the pool entries available ``at`` (resolved by
+        :func:`geo_grid.store.pool.resolve_scenario_pool`), recorded with the scenario.
     """
 
     name: str = ""
@@ -179,6 +185,8 @@ class Scenario:
     reinforcements: tuple[Reinforcement, ...] = ()
     max_moves: int | None = None
     move_weight: float | None = None
+    at: str | None = None
+    reinforcements_from: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str):
@@ -208,8 +216,13 @@ class Scenario:
         if r is None:
             r = ()
         if isinstance(r, str):
-            raise AssignmentError("reinforcements must be a list of objects (the store pool, "
-                                  "\"pool\", is not supported)")
+            raise AssignmentError("reinforcements must be a list of objects: the store pool "
+                                  "(\"pool\") is resolved against a store first (the API and "
+                                  "`geo-grid rebalance` do it)")
+        if self.at is not None and not isinstance(self.at, str):
+            raise AssignmentError(f"at must be an ISO 8601 time, not {_json_type(self.at)}")
+        if self.reinforcements_from not in (None, "pool"):
+            raise AssignmentError("reinforcements_from must be \"pool\" or absent")
         if not isinstance(r, list | tuple):
             raise AssignmentError(f"reinforcements must be a list of objects, not {_json_type(r)}")
         if len(r) > MAX_REINFORCEMENTS:
@@ -291,6 +304,9 @@ class Scenario:
                if self.reinforcements else {}),
             **({"max_moves": self.max_moves} if self.max_moves is not None else {}),
             **({"move_weight": self.move_weight} if self.move_weight is not None else {}),
+            **({"at": self.at} if self.at is not None else {}),
+            **({"reinforcements_from": self.reinforcements_from}
+               if self.reinforcements_from is not None else {}),
         }
 
 

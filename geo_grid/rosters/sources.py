@@ -1,14 +1,18 @@
 """Posts and people taken from a street and from a request.
 
-Posts from the street (``"posts": "layer"``): the store has no layer of compound gates, so a
-checkpoint per gate cannot be generated; instead each community gets the three posts of its
-"三位一体" team — information (信息), isolation (隔离) and logistics (后勤) — at the community's
-representative point (a point inside its boundary), one person per shift each. Checkpoints are
-given inline (``checkpoints``) and added to them.
+Posts from the street (``"posts": "layer"``): the store's posts layer (``geo-grid
+import-posts``: checkpoints and the 信息/隔离/后勤 posts where the street put them) when it has
+any. A store without posts has no layer of compound gates, so a checkpoint per gate cannot be
+generated; instead each community gets the three posts of its "三位一体" team — information
+(信息), isolation (隔离) and logistics (后勤) — at the community's representative point (a point
+inside its boundary), one person per shift each. Checkpoints given inline (``checkpoints``) are
+added to either.
 
 People: the street's available members (kind = their role; a scenario's unavailable members
 left out) plus reinforcements given inline with their lon/lat and an optional ``capacity``
-(the most shifts they can take over the roster).
+(the most shifts they can take over the roster), or ``"pool"``: the entries of the store's
+reinforcement pool available during the whole roster (their capacity, in load units, does not
+limit shifts; the hour rules do).
 """
 
 from __future__ import annotations
@@ -36,9 +40,14 @@ def post_from_dict(d: dict[str, Any]) -> Post:
         raise InvalidInput(f"a post lacks {exc.args[0]!r}", post=d.get("id")) from None
 
 
-def posts_from_layer(district, checkpoints: Iterable[dict[str, Any]] = ()) -> list[Post]:
-    """The three group posts per community of ``district`` (at its representative point),
-    then the inline ``checkpoints``."""
+def posts_from_layer(district, checkpoints: Iterable[dict[str, Any]] = (),
+                     stored: Sequence[Any] = ()) -> list[Post]:
+    """The ``stored`` posts (:class:`geo_grid.store.pool.StoredPost`) when there are any, else
+    the three group posts per community of ``district`` (at its representative point); then
+    the inline ``checkpoints``."""
+    if stored:
+        return [Post(p.id, p.kind, p.lon, p.lat, p.per_shift, p.min_security)
+                for p in stored] + [post_from_dict(c) for c in checkpoints]
     out = []
     for code, geom in zip(district.communities["code"], district.communities.geometry,
                           strict=True):

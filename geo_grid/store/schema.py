@@ -16,6 +16,7 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 from geo_grid.store.gpkg import GpkgGeometry
@@ -303,3 +304,49 @@ rosters = Table(
 #: Attribute tables created on opening a store built without them (accounts, audit trail,
 #: campaigns, rosters).
 LATE_TABLES = (*AUTH_TABLES, *CAMPAIGN_TABLES, rosters)
+
+
+# The pool of reinforcements (people lent to the street: cadres, auxiliary police, security
+# guards, volunteers) and the posts layer (checkpoints and the 信息/隔离/后勤 posts), see
+# geo_grid.store.pool. Both are GeoPackage feature tables of points in EPSG:4490 (QGIS opens
+# them as layers), keyed by ``street_code`` and ``id`` so that the stores of several streets
+# can be merged one day. ``name`` and ``phone`` are personal data, masked in every output unless
+# the policy allows them; ``capacity`` is in the members' load units; ``available_from`` and
+# ``available_to`` are ISO 8601 times with their offset (NULL: open). ``community_code`` is the
+# community the point lies in (NULL outside every community), used to filter by scope.
+# They have a MetaData of their own: ``build_store`` does not create them, ``Store`` creates and
+# declares them (features, R-tree index) on opening any store without them.
+late_features = MetaData()
+
+reinforcement_pool = Table(
+    "reinforcements", late_features,
+    Column("fid", Integer, primary_key=True, autoincrement=True),
+    Column("street_code", Text, nullable=False),
+    Column("id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("phone", Text, nullable=False, default=""),
+    Column("kind", Text, nullable=False),
+    Column("capacity", Float, nullable=False),
+    Column("available_from", Text, nullable=True),
+    Column("available_to", Text, nullable=True),
+    Column("community_code", Text, nullable=True, index=True),
+    Column("geom", GpkgGeometry("POINT"), nullable=False),
+    UniqueConstraint("street_code", "id", name="uq_reinforcements_street_id"),
+)
+
+posts = Table(
+    "posts", late_features,
+    Column("fid", Integer, primary_key=True, autoincrement=True),
+    Column("street_code", Text, nullable=False),
+    Column("id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("name", Text, nullable=True),
+    Column("community_code", Text, nullable=True, index=True),
+    Column("per_shift", Integer, nullable=False, default=1),
+    Column("min_security", Integer, nullable=False, default=0),
+    Column("geom", GpkgGeometry("POINT"), nullable=False),
+    UniqueConstraint("street_code", "id", name="uq_posts_street_id"),
+)
+
+#: Point feature tables created on opening a store without them (table → geometry type).
+LATE_FEATURE_TABLES = (reinforcement_pool, posts)

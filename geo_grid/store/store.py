@@ -46,9 +46,13 @@ class Store:
             if not insp.has_table("grids"):
                 return
             late_missing = any(not insp.has_table(t.name) for t in schema.LATE_TABLES)
+            features_missing = any(not insp.has_table(t.name)
+                                   for t in schema.LATE_FEATURE_TABLES)
             boundaries_done = insp.has_table(schema.boundary_versions.name)
         if late_missing:
             self._create_tables(schema.LATE_TABLES)
+        if features_missing:
+            self._create_tables(schema.LATE_FEATURE_TABLES)
         if boundaries_done:
             return
         from geo_grid.store.gpkg import add_rtree_index, register_table
@@ -73,11 +77,12 @@ class Store:
                 note=meta.get("boundaries", ""), detail="{}"))
 
     def _create_tables(self, tables) -> None:
-        """Create the attribute tables a store built before them lacks (``schema.LATE_TABLES``:
-        accounts, audit trail, campaigns, rosters) and declare them in ``gpkg_contents``, under
+        """Create the tables a store built before them lacks (``schema.LATE_TABLES``: accounts,
+        audit trail, campaigns, rosters; ``schema.LATE_FEATURE_TABLES``: the reinforcement pool
+        and the posts) and declare them in ``gpkg_contents``, under
         the write lock so that two processes opening the same old store do not both create
         them."""
-        from geo_grid.store.gpkg import register_table
+        from geo_grid.store.gpkg import add_rtree_index, register_table
 
         with self.engine.connect() as conn:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -85,7 +90,16 @@ class Store:
                 for table in tables:
                     if not inspect(conn).has_table(table.name):
                         table.create(conn)
-                        register_table(conn, table.name, description=table.name)
+                        geom = table.c.get("geom")
+                        if geom is None:
+                            register_table(conn, table.name, description=table.name)
+                            continue
+                        # a feature table (the pool and the posts: points): declared with its
+                        # geometry type and given the R-tree index GDAL and QGIS expect
+                        register_table(conn, table.name, geometry_column="geom",
+                                       geometry_type=geom.type.geometry_type,
+                                       description=table.name)
+                        add_rtree_index(conn, table.name)
                 conn.commit()
             except BaseException:
                 conn.rollback()
