@@ -476,3 +476,13 @@ def _solution(problem: Problem, params: Params, pm, pb, pf, unc_int, obj, n_arcs
         n_arcs=n_arcs,
         solve_seconds=seconds,
     )
+
+
+def with_flow(problem: Problem, params: Params, sol: Solution, flow: np.ndarray) -> Solution:
+    """``sol`` with its flow replaced by ``flow`` (``(member, building, flow_int)`` rows, each
+    pair once): assignment, uncovered load and walking recomputed; ``objective`` stays the
+    solve's."""
+    dem = demand_int(problem, params)
+    unc = dem - np.bincount(flow[:, 1], weights=flow[:, 2], minlength=len(dem)).astype(np.int64)
+    return _solution(problem, params, flow[:, 0], flow[:, 1], flow[:, 2], np.maximum(unc, 0),
+                     sol.objective_int, sol.n_arcs, sol.solve_seconds)

@@ -12,7 +12,9 @@ and optionally another walking limit. :func:`rebalance_problem` then
 3. solves the flow with every current pair free up to its share and every other unit of load
    costing ``params.penalty_m`` extra (``2 × walk limit + 1`` by default). With that penalty a
    direct hand-over always beats a chain, so when one member falls out and others nearby have
-   spare capacity, only that member's buildings change hands;
+   spare capacity, only that member's buildings change hands; a building the flow split over
+   several takers then goes to one person with the room for all of it, where there is one
+   (:mod:`geo_grid.assign.fewmoves`: the flow prices load, an office counts hand-overs);
 4. lists the moves per building (``from_member`` → ``to_member``, load, reason), the coverage
    after, and for every grid still short: by how much, which available members with spare
    capacity live just beyond the walking limit (up to the limit plus ``max(500 m, 0.5 ×
@@ -44,7 +46,8 @@ from scipy.spatial import cKDTree
 
 from geo_grid.assign.coverage import Coverage, coverage
 from geo_grid.assign.demand import demand_from_counts, sealed_mask, split_surge, surge_multiplier
-from geo_grid.assign.flow import capacity_int, current_flow, demand_int, solve
+from geo_grid.assign.fewmoves import one_taker_per_building
+from geo_grid.assign.flow import capacity_int, current_flow, demand_int, solve, with_flow
 from geo_grid.assign.inputs import problem_from_district
 from geo_grid.assign.model import AssignmentError, Params, Problem, Solution
 from geo_grid.crs import metric_epsg, normalize_crs, to_cgcs2000, to_metric
@@ -779,6 +782,12 @@ def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarr
     if max_moves is not None:
         sol, moves = _cap_moves(scn, params, old, sol, moves, problem.demand, demand, is_r,
                                 pen, max_moves, not from_scratch)
+    if not from_scratch:
+        # the flow is indifferent to how many people share a hand-over; merge them
+        merged = one_taker_per_building(scn, params, old, sol.flow, is_r)
+        if len(merged) != len(sol.flow) or not np.array_equal(merged, sol.flow):
+            sol = with_flow(scn, params, sol, merged)
+            moves = _moves(scn, old, sol.flow, problem.demand, demand, params)
     after = coverage(scn, sol.flow, params)
     placements = _placements(scn, sol, moves, is_r, params)
     if n_reinforcements:

@@ -1,0 +1,96 @@
+"""Fewer moves after the flow: one taker per building where one has the room.
+
+The min-cost flow of :mod:`geo_grid.assign.flow` prices load per unit, so it is indifferent to
+*how many* people take over a building: the load of a member who is out may go to three
+neighbours with a little room each, where one of them (or a fourth) could take it all. An
+office counts moves, not load units: every (building, from, to) row is a person to re-brief.
+
+:func:`one_taker_per_building` rewrites such splits: for every building whose new load went to
+two or more takers, it looks for one person within the walking limit with the room to take all
+of it (a reinforcement first, since its placement is not a member move; then a member already
+taking part of it; then the nearest) and gives it to them. Coverage, capacities and the
+walking limit hold as before; only the number of rows (and perhaps the walk) changes, which is
+the order of the objective: cover, then move least, then walk least.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from geo_grid.assign.flow import capacity_int
+from geo_grid.assign.model import Params, Problem
+
+#: passes over the split buildings (a pass can free room another pass uses)
+PASSES = 3
+
+
+def one_taker_per_building(problem: Problem, params: Params, old: np.ndarray,
+                           new: np.ndarray, is_r: np.ndarray) -> np.ndarray:
+    """The flow ``new`` with split takers merged wherever one person can take it all.
+
+    Parameters
+    ----------
+    problem : Problem
+        The scenario's problem (availability and sealing applied).
+    params : Params
+        Model parameters (walking limit).
+    old, new : (K, 3) int arrays
+        ``(member, building, flow)`` before (the current assignment under the scenario's
+        demand) and after the solve.
+    is_r : (M,) bool
+        Reinforcements (preferred takers: a placement is not a member move).
+
+    Returns
+    -------
+    (K', 3) int64 array
+        The rewritten flow; the same load on every building.
+    """
+    if not len(new):
+        return new
+    flow = {(int(m), int(b)): int(x) for m, b, x in new}
+    before: dict[tuple[int, int], int] = {}
+    for m, b, x in old:
+        before[(int(m), int(b))] = before.get((int(m), int(b)), 0) + int(x)
+    cap = capacity_int(problem, params)
+    load = np.bincount(new[:, 0], weights=new[:, 2], minlength=problem.n_members).astype(np.int64)
+    taker_ok = (cap > 0) & ~problem.sealed_in
+    tree = cKDTree(problem.member_xy)
+    for _ in range(PASSES):
+        gained: dict[int, list[tuple[int, int]]] = {}
+        for (m, b), x in flow.items():
+            d = x - before.get((m, b), 0)
+            if d > 0:
+                gained.setdefault(b, []).append((m, d))
+        split = sorted(((b, lst) for b, lst in gained.items() if len(lst) > 1),
+                       key=lambda t: (-sum(d for _, d in t[1]), t[0]))
+        changed = 0
+        for b, lst in split:
+            total = sum(d for _, d in lst)
+            mine = dict(lst)
+            cand = np.asarray(tree.query_ball_point(problem.building_xy[b],
+                                                    params.walk_limit_m * (1 + 1e-12)), np.int64)
+            cand = cand[taker_ok[cand]]
+            room = cap[cand] - load[cand] + np.array([mine.get(int(c), 0) for c in cand], np.int64)
+            cand = cand[room >= total]
+            if not len(cand):
+                continue
+            dist = np.hypot(*(problem.member_xy[cand] - problem.building_xy[b]).T)
+            rank = np.where(is_r[cand], 0, np.where([int(c) in mine for c in cand], 1, 2))
+            t = int(cand[np.lexsort((dist, rank))[0]])
+            for m, d in lst:
+                if m == t:
+                    continue
+                left = flow[(m, b)] - d
+                if left:
+                    flow[(m, b)] = left
+                else:
+                    del flow[(m, b)]
+                load[m] -= d
+                flow[(t, b)] = flow.get((t, b), 0) + d
+                load[t] += d
+            changed += 1
+        if not changed:
+            break
+    out = np.array([(m, b, x) for (m, b), x in flow.items() if x > 0], np.int64)
+    return out[np.lexsort((out[:, 0], out[:, 1]))] if len(out) else out.reshape(0, 3)
