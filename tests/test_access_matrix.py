@@ -83,6 +83,8 @@ EXPECTED: dict[str, Op] = {
     "POST /api/v1/scenarios": Op("scenario", scoped=True, ok=201),
     "GET /api/v1/scenarios/{sid}": Op("read", scoped=True),
     "GET /api/v1/scenarios/{sid}/moves": Op("read", scoped=True),
+    # the trade-off curve: computed on the first call, then read from the store
+    "GET /api/v1/scenarios/{sid}/tradeoff": Op("read", scoped=True),
     # an unknown scenario: allowed callers get its 404, nothing is applied
     "POST /api/v1/scenarios/{sid}/apply": Op("apply", ok=404),
     # nothing was applied on this store: nothing to revert

@@ -220,3 +220,64 @@ class Reverted(BaseModel):
     assignment_version: str
     restored_version: str | None
     members_made_available: int
+
+
+class TradeoffPoint(BaseModel):
+    """One re-solve of a scenario: what it measured, and whether it is Pareto-efficient in
+    its series."""
+
+    max_moves: int | None = Field(description="the move budget (null: no cap)")
+    moves: int
+    moved_load: float
+    uncovered_load: float
+    uncovered_buildings: int
+    uncovered_households: int
+    reinforcements_used: int
+    max_moves_met: bool = Field(description="the moves kept within the budget (moves that only "
+                                            "drop load cannot be avoided)")
+    efficient: bool = Field(description="no other point of the series is as good in every "
+                                        "figure of the series and better in one")
+
+
+class ReinforcementPoint(TradeoffPoint):
+    """A re-solve with only the first ``reinforcements`` reinforcements (busiest first)."""
+
+    reinforcements: int
+
+
+TRADEOFF_POINT = {"max_moves": 709, "moves": 660, "moved_load": 9433.0, "uncovered_load": 2024.0,
+                  "uncovered_buildings": 97, "uncovered_households": 1631,
+                  "reinforcements_used": 100, "max_moves_met": True, "efficient": True}
+
+
+class TradeoffOut(BaseModel):
+    """The trade-off curves of a kept scenario: uncovered load against moves (the scenario
+    re-solved at move budgets, the unconstrained end last) and against reinforcements (with only
+    the first k of them, busiest first)."""
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "scenario": "3f2a9c1b7d4e", "base_version": "2026-12-01T14:00:00.000000+00:00",
+        "computed_at": "2026-12-01T14:35:00.000000+00:00", "version": 1,
+        "budgets": [0, 709],
+        "by_moves": [TRADEOFF_POINT | {"max_moves": 0, "moves": 391, "uncovered_load": 8029.0,
+                                       "uncovered_buildings": 363, "max_moves_met": False},
+                     TRADEOFF_POINT,
+                     TRADEOFF_POINT | {"max_moves": None, "moves": 1524, "uncovered_load": 0.0,
+                                       "uncovered_buildings": 0, "uncovered_households": 0}],
+        "by_reinforcements": [TRADEOFF_POINT | {"reinforcements": 0, "max_moves": None,
+                                                "moves": 3492, "uncovered_load": 0.0,
+                                                "reinforcements_used": 0}],
+        "reinforcement_order": ["R045", "R046"], "solves": 9, "seconds": 14.2,
+        "links": {"scenario": "/api/v1/scenarios/3f2a9c1b7d4e"}}]}}
+
+    scenario: str
+    base_version: str | None
+    computed_at: str
+    version: int
+    budgets: list[int] = Field(description="the move budgets solved (the unconstrained end apart)")
+    by_moves: list[TradeoffPoint]
+    by_reinforcements: list[ReinforcementPoint]
+    reinforcement_order: list[str] = Field(description="reinforcement ids, busiest first")
+    solves: int
+    seconds: float = Field(description="time the curve took to compute")
+    links: dict[str, str]

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.access import audit_targets, audited, check_code, needs, principal
 from api.bodies import StrictJSONRoute
 from api.deps import service
-from api.models.scenarios import Applied, Moves, Reverted, ScenarioFull, ScenarioItem, ScenarioOut
+from api.models.scenarios import (
+    Applied,
+    Moves,
+    Reverted,
+    ScenarioFull,
+    ScenarioItem,
+    ScenarioOut,
+    TradeoffOut,
+)
 from api.schemas import ScenarioIn
 from api.state import ServiceState
 from geo_grid.auth import policy
@@ -153,6 +162,39 @@ def get_scenario(sid: str, request: Request, state: ServiceState = Depends(servi
 def get_moves(sid: str, request: Request, state: ServiceState = Depends(service)) -> dict:
     """The moves of a scenario: member, building, from/to, load and reason."""
     return {"id": sid, "moves": readable(request, state, sid)["result"]["moves"]}
+
+
+#: Solves a trade-off curve runs at once: threads, which gain a little where cores are spare
+#: (the solves hold the GIL part of the time) and lose on a busy small machine.
+TRADEOFF_WORKERS = 2 if (os.cpu_count() or 1) >= 4 else 1
+
+
+@router.get("/scenarios/{sid}/tradeoff", response_model=TradeoffOut,
+            dependencies=[needs("read")])
+def get_tradeoff(sid: str, request: Request,
+                 budgets: str | None = Query(
+                     None, max_length=400, examples=["0,100,500"],
+                     description="move budgets, comma-separated non-negative integers (at most "
+                                 "20); default 0 and a ladder up to the unconstrained moves"),
+                 state: ServiceState = Depends(service)) -> JSONResponse:
+    """The trade-off curves of a scenario: uncovered load against moves (the scenario re-solved
+    with ``max_moves`` at each budget, and without a cap last) and, when it brings
+    reinforcements, against reinforcements (with only the first k, busiest first). Each point
+    says what the solve measured and whether it is Pareto-efficient in its series.
+
+    The first call computes the curve (about a dozen rebalances: seconds on a street) and keeps
+    it with the scenario; later calls read it (``X-Cache: hit``) until the scenario's inputs
+    (its assignment, the store's assignment or boundaries) change."""
+    from geo_grid.assign.tradeoff import parse_budgets
+    from geo_grid.store.tradeoffs import scenario_tradeoff
+
+    readable(request, state, sid)  # 404 unknown, 403 outside the caller's scope
+    wanted = parse_budgets(budgets) if budgets is not None else None
+    view = state.view
+    curve, hit = scenario_tradeoff(state.store, sid, view.district, view.assignment_version,
+                                   budgets=wanted, workers=TRADEOFF_WORKERS)
+    body = curve | {"links": {"scenario": request.url_for("get_scenario", sid=sid).path}}
+    return JSONResponse(body, headers={"X-Cache": "hit" if hit else "miss"})
 
 
 @router.post("/scenarios/{sid}/apply", response_model=Applied,

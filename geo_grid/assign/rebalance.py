@@ -633,6 +633,51 @@ def rebalance(district: District, scenario: Scenario | Mapping[str, Any],
     """
     if not isinstance(scenario, Scenario):
         scenario = Scenario.from_dict(scenario)
+    return solve_prepared(prepare_rebalance(district, scenario, params), scenario)
+
+
+@dataclass(frozen=True)
+class PreparedRebalance:
+    """A scenario resolved against a district once, ready to be solved several times with
+    other reinforcements or move caps (see :func:`prepare_rebalance`).
+
+    Attributes
+    ----------
+    params : Params
+        The model parameters, with the scenario's walking limit.
+    problem : Problem
+        The ordinary-day problem with its current assignment, without reinforcements.
+    unavailable : (M,) bool
+        Members out in the scenario (named or drawn).
+    sealed : (B,) bool
+        Sealed buildings.
+    demand : (B,) float
+        Demand under the scenario (sealed buildings and surges).
+    grids : (codes, communities)
+        Every grid of the district, for the figures.
+    epsg : int or None
+        The district's metric CRS (where reinforcements are projected).
+    """
+
+    params: Params
+    problem: Problem
+    unavailable: np.ndarray
+    sealed: np.ndarray
+    demand: np.ndarray
+    grids: tuple
+    epsg: int | None
+
+
+def prepare_rebalance(district: District, scenario: Scenario,
+                      params: Params | None = None) -> PreparedRebalance:
+    """Everything :func:`rebalance` computes before the solve: the problem of the district (the
+    ordinary-day optimum taken as current when the district has no assignment), the masks of
+    the members out and of the sealed buildings, and the demand under the scenario.
+
+    Only the scenario's ``walk_limit_m``, ``unavailable_*``, ``seed``, ``sealed_*`` and
+    ``surge`` are used here; its reinforcements, ``max_moves`` and ``move_weight`` are read by
+    :func:`solve_prepared`, so one preparation serves every variant of them.
+    """
     params = (params or Params()).with_walk_limit(scenario.walk_limit_m)
     problem, counts = problem_from_district(district, params)
     if not len(problem.cur_member):
@@ -645,16 +690,25 @@ def rebalance(district: District, scenario: Scenario | Mapping[str, Any],
     mult = surge_multiplier(codes, problem.building_codes, problem.building_grid,
                             problem.building_community)
     demand = demand_from_counts(counts, params, sealed=sealed, multiplier=mult, flag_extra=flags)
+    g = district.grids
+    return PreparedRebalance(params, problem, unavailable, sealed, demand,
+                             (g["code"].astype(str).to_numpy(),
+                              g["community_code"].astype(str).to_numpy()),
+                             getattr(district, "metric_epsg", None))
+
+
+def solve_prepared(prep: PreparedRebalance, scenario: Scenario) -> RebalanceResult:
+    """Rebalance a prepared scenario (:func:`prepare_rebalance`) with ``scenario``'s
+    reinforcements, ``max_moves`` and ``move_weight`` (its other fields were resolved by the
+    preparation; the scenario is carried into the result)."""
+    problem, unavailable = prep.problem, prep.unavailable
     n_r = len(scenario.reinforcements)
     if n_r:
-        problem = with_reinforcements(problem, scenario.reinforcements,
-                                      getattr(district, "metric_epsg", None))
+        problem = with_reinforcements(problem, scenario.reinforcements, prep.epsg)
         unavailable = np.r_[unavailable, np.zeros(n_r, bool)]
-    g = district.grids
-    return rebalance_problem(problem, params, unavailable=unavailable, sealed=sealed,
-                             demand=demand, scenario=scenario, n_reinforcements=n_r,
-                             grids=(g["code"].astype(str).to_numpy(),
-                                    g["community_code"].astype(str).to_numpy()))
+    return rebalance_problem(problem, prep.params, unavailable=unavailable, sealed=prep.sealed,
+                             demand=prep.demand, scenario=scenario, n_reinforcements=n_r,
+                             grids=prep.grids)
 
 
 def with_reinforcements(problem: Problem, reinforcements, epsg: int | None = None) -> Problem:
