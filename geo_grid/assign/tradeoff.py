@@ -10,8 +10,10 @@ the district's problem, the masks and the demand are computed once):
     (the *unconstrained* end, exactly what :func:`~geo_grid.assign.rebalance.rebalance` returns
     for the scenario without ``max_moves``). The default ladder is ``0``, then
     :data:`DEFAULT_STEPS` budgets between the moves the cap cannot avoid (those of budget 0:
-    load of members out that no one may take over is still a move) and the unconstrained
-    moves, denser near the bottom where a few moves cover the most;
+    load of members out that no one may take over is still a move; a smaller budget does the
+    same) and :data:`CEILING` times the larger of those and the unconstrained moves (the cap is
+    checked on the flow's moves, before hand-overs shared by several takers are merged, so a
+    budget somewhat above the unconstrained moves may still bind), denser near the bottom;
 *by reinforcements*
     (when the scenario brings reinforcements in) the scenario with only its first ``k``
     reinforcements, ordered by the load each carries in the unconstrained solution (the busiest
@@ -29,8 +31,9 @@ objective, only the first is efficient (in the moves series the one using the fe
 reinforcements, then the smallest budget; in the other, the smallest ``k``). The efficient points of the moves series, by moves, have strictly
 decreasing uncovered load.
 
-A budget at or above the unconstrained moves is not solved again: the cap does not bind, so the
-result is the unconstrained one.
+Every budget is solved (even one above the unconstrained moves: the cap is checked on the
+flow's moves, before hand-overs are merged, so it may still bind); only the reinforcement point
+with all of them and no cap is the unconstrained solve itself.
 """
 
 from __future__ import annotations
@@ -60,8 +63,10 @@ TRADEOFF_VERSION = 1
 MAX_BUDGETS = 20
 #: The largest move budget accepted (far above any district's moves).
 MAX_BUDGET = 10_000_000
-#: Budgets of the default ladder between the floor (budget 0) and the unconstrained moves.
+#: Budgets of the default ladder between the floor (budget 0) and the ceiling.
 DEFAULT_STEPS = 6
+#: The ceiling of the default ladder: this times the unconstrained moves (or the floor).
+CEILING = 1.25
 #: Reinforcement counts of the default ladder below all the used ones (fractions of them).
 REINFORCEMENT_FRACTIONS = (0.25, 0.5)
 
@@ -205,11 +210,6 @@ def _point(result: RebalanceResult, **head: Any) -> dict[str, Any]:
             "max_moves_met": bool(s.get("max_moves_met", True))}
 
 
-def _capped(point: dict[str, Any], budget: int) -> dict[str, Any]:
-    """The unconstrained point read as the point of a budget that does not bind."""
-    return {**point, "max_moves": budget, "max_moves_met": point["moves"] <= budget}
-
-
 def mark_efficient(points: Sequence[dict], objectives: Sequence[str],
                    tiebreak: str | None = None) -> list[dict]:
     """The points with ``efficient`` set: Pareto-efficient in ``objectives`` (each lower is
@@ -282,8 +282,7 @@ def tradeoff_prepared(prep: PreparedRebalance, scenario: Scenario, *,
     def at(budget: int | None) -> Scenario:
         return replace(scenario, max_moves=budget)
 
-    # the unconstrained end and the floor of the ladder (budget 0) at once; then the budgets
-    # below the unconstrained moves (a budget at or above them does not bind: not solved)
+    # the unconstrained end and the floor of the ladder (budget 0) first; then the other budgets
     first: list[tuple[Any, Scenario]] = [(None, at(None))]
     if given is None or 0 in given:
         first.append((0, at(0)))
@@ -291,13 +290,14 @@ def tradeoff_prepared(prep: PreparedRebalance, scenario: Scenario, *,
     free = results[None]
     top = int(free.summary["moves"])
     if given is None:
-        floor = int(results[0].summary["moves"]) if top > 0 else 0
-        wanted = {0, *default_budgets(floor, top)}
+        floor = int(results[0].summary["moves"])
+        ceiling = int(np.ceil(CEILING * max(top, floor)))
+        wanted = {0, *default_budgets(floor, ceiling)}
         if scenario.max_moves is not None:
             wanted.add(scenario.max_moves)
     else:
         wanted = set(given)
-    todo = sorted(b for b in wanted if b not in results and b < top)
+    todo = sorted(b for b in wanted if b not in results)
 
     # the reinforcement series: the first k reinforcements, busiest first
     reinfs = scenario.reinforcements
@@ -320,14 +320,13 @@ def tradeoff_prepared(prep: PreparedRebalance, scenario: Scenario, *,
     jobs = [(b, at(b)) for b in todo if b not in results]
     # all the reinforcements with the scenario's own cap: a point of the moves series
     r_jobs = [(("k", k), with_first(k)) for k in counts
-              if not (k == len(reinfs) and (own is None or own in wanted or own >= top))]
+              if not (k == len(reinfs) and (own is None or own in wanted))]
     results.update(run(jobs + r_jobs))
 
     base = _point(free, max_moves=None)
     by_moves = []
     for b in sorted(wanted):
-        by_moves.append(_point(results[b], max_moves=b) if b in results
-                        else _capped(base, b))
+        by_moves.append(_point(results[b], max_moves=b))
     by_moves.append(base)
     by_r = []
     for k in counts:
@@ -335,8 +334,6 @@ def tradeoff_prepared(prep: PreparedRebalance, scenario: Scenario, *,
             p = _point(results[("k", k)], max_moves=own)
         elif own is None:
             p = dict(base)
-        elif own >= top:
-            p = _capped(base, own)
         else:
             p = _point(results[own], max_moves=own)
         by_r.append({"reinforcements": k, **p})
