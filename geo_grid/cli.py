@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from geo_grid.commands import audit, export, grid, pool, shifts, users
+from geo_grid.commands import audit, export, grid, pool, shifts, tradeoff, users
 from geo_grid.errors import GeoGridError
 from geo_grid.store import DEFAULT_STORE
 
@@ -545,6 +545,7 @@ app.command("export")(export.export)
 app.command("roster-shifts")(shifts.roster_shifts)
 app.command("import-reinforcements")(pool.import_reinforcements)
 app.command("import-posts")(pool.import_posts)
+app.command("tradeoff")(tradeoff.tradeoff)
 app.add_typer(grid.app, name="grid")
 app.add_typer(users.app, name="user")
 app.add_typer(audit.app, name="audit")

@@ -226,7 +226,7 @@ def http(server):
         yield c
 
 
-def test_api_screenshot_curve_is_cached(http):
+def test_api_screenshot_curve_is_cached(http, own_store):
     from tests.test_api import PROBLEM
 
     r = http.post("/api/v1/scenarios", json=screenshot(LATTICE))
@@ -275,6 +275,23 @@ def test_api_screenshot_curve_is_cached(http):
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith(PROBLEM)
     assert "000000000000" in missing.json()["detail"]
+    # the CLI reads the same kept curve
+    import json
+    import subprocess
+    import sys
+
+    cli = [sys.executable, "-m", "geo_grid.cli", "tradeoff"]
+    out = subprocess.run([*cli, sid, "--db", str(own_store), "--json"], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {k: v for k, v in body.items() if k != "links"}
+    out = subprocess.run([*cli, sid, "--db", str(own_store)], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0 and f"scenario {sid} (kept)" in out.stdout
+    assert out.stdout.rstrip().endswith(table(body).rstrip())
+    out = subprocess.run([*cli, "000000000000", "--db", str(own_store)], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 2 and "not_found" in out.stdout + out.stderr
 
 
 @pytest.mark.parametrize("budgets, words", [
