@@ -206,7 +206,7 @@ def verify(store: Store) -> tuple[bool, int | None, str]:
     a = schema.audit
     prev, expected, n = GENESIS, 1, 0
     with store.engine.connect() as conn:
-        conn.exec_driver_sql("BEGIN")  # one read snapshot: the rows and the head agree
+        store.backend.begin_read(conn)  # one read snapshot: the rows and the head agree
         try:
             head = _head(conn)
             for r in conn.execute(select(a).order_by(a.c.seq)):

@@ -1,7 +1,7 @@
 """A campaign and its visits in the store.
 
-Recording a visit is idempotent by the client's visit id: the row is written with ``INSERT OR
-IGNORE`` (the id is UNIQUE) inside one ``BEGIN IMMEDIATE`` transaction, so of any number of
+Recording a visit is idempotent by the client's visit id: the row is written with ``INSERT ...
+ON CONFLICT DO NOTHING`` (the id is UNIQUE) inside one write transaction, so of any number of
 concurrent requests carrying the same id exactly one inserts; every request then reads the
 answer stored with the row, so all of them answer the same body.
 """
@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from geo_grid.campaigns.model import STATUSES, Campaign, CampaignBuilding, Visit
 from geo_grid.errors import InvalidInput, NotFound
 from geo_grid.store import schema
+from geo_grid.store.backend import insert_ignore
 from geo_grid.store.history import _immediate
 
 
@@ -139,13 +140,12 @@ def record_visit(store, cid: str, visit: Visit, author: str) -> tuple[dict[str, 
                                               int(before) + visit.households_reached)}
             text = json.dumps(answer, ensure_ascii=False)
             # the UNIQUE id makes a concurrent duplicate a no-op (the lock already orders them)
-            inserted = conn.exec_driver_sql(
-                "INSERT OR IGNORE INTO campaign_visits (id, campaign_id, building_code, unit, "
-                "households_reached, status, member_id, at, recorded_at, recorded_by, answer) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (visit.id, cid, visit.building, visit.unit, visit.households_reached,
-                 visit.status, visit.member, visit.at,
-                 datetime.now(UTC).isoformat(timespec="seconds"), author, text)).rowcount
+            inserted = conn.execute(insert_ignore(conn, cv).values(
+                id=visit.id, campaign_id=cid, building_code=visit.building, unit=visit.unit,
+                households_reached=visit.households_reached, status=visit.status,
+                member_id=visit.member, at=visit.at,
+                recorded_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                recorded_by=author, answer=text)).rowcount
             if inserted == 1:
                 return answer, True
             done = conn.execute(select(cv.c.campaign_id, cv.c.answer)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,8 +20,7 @@ from geo_grid.errors import StoreError
 from geo_grid.layers import DEFAULT_BOUNDARIES, load_layers
 from geo_grid.population import PopulationParams, generate_households, generate_members
 from geo_grid.store import schema
-from geo_grid.store.gpkg import add_rtree_index, configure_engine, init_gpkg, register_table
-from geo_grid.store.lock import exclusive
+from geo_grid.store.backend import declare, display, locate, open_backend
 from geo_grid.topology import validate
 
 Progress = Callable[[str, float], None]
@@ -57,65 +55,71 @@ def _multi(geoms):
 
 def write_store(path: Path, district: District, *, meta: dict[str, str],
                 progress: Progress | None = None) -> None:
-    """Write a complete store to ``path`` (which must not exist yet)."""
+    """Write a complete GeoPackage store to ``path`` (which must not exist yet)."""
+    from geo_grid.store.gpkg import configure_engine, init_gpkg
+
     # the file is temporary (moved into place whole, or deleted): its rollback journal is kept
     # in memory, so a killed build leaves only the file itself behind
     engine = configure_engine(create_engine(f"sqlite:///{path}"), wal=False,
                               journal_mode="MEMORY")
-    # the tables' descriptions in gpkg_contents say whether the data are synthetic
-    label = "imported" if meta.get("synthetic") == "false" else "synthetic"
     try:
         with engine.begin() as conn:
             init_gpkg(conn)
-            schema.metadata.create_all(conn)
-            for name, gtype in schema.FEATURE_TABLES.items():
-                gdf: gpd.GeoDataFrame = getattr(district, name)
-                table = schema.metadata.tables[name]
-                cols = [c.name for c in table.columns
-                        if c.name not in ("fid", "geom", *schema.VERSION_COLUMNS)]
-                rows = _records(gdf.assign(synthetic=gdf.get("synthetic", True)), cols)
-                # every footprint as a MultiPolygon: the declared type of the column (a
-                # one-part MultiPolygon reads back as a Polygon)
-                geoms = list(gdf.geometry.array)
-                if gtype == "MULTIPOLYGON":
-                    geoms = _multi(geoms)
-                for r, g in zip(rows, geoms, strict=True):
-                    r["geom"] = g
-                conn.execute(insert(table), rows)
-                register_table(conn, name, geometry_column="geom", geometry_type=gtype,
-                               bounds=tuple(gdf.total_bounds), description=f"{name} ({label})")
-                add_rtree_index(conn, name)
-                if progress:
-                    progress(f"wrote {name}", 1)
-            # an imported street has no households or members yet: an empty insert is skipped
-            if len(district.households):
-                conn.execute(insert(schema.households), _records(
-                    district.households,
-                    [c.name for c in schema.households.columns if c.name != "fid"]))
-            if len(district.members):
-                conn.execute(insert(schema.members), _records(
-                    district.members, [c.name for c in schema.members.columns if c.name != "fid"]))
-            stamp = now_iso()
-            a = district.assignment.assign(valid_from=stamp, valid_to=None, scenario_id=None)
-            if len(a):
-                conn.execute(insert(schema.assignments), _records(
-                    a, [c.name for c in schema.assignments.columns if c.name != "fid"]))
-            conn.execute(insert(schema.meta), [{"key": k, "value": v} for k, v in meta.items()])
-            # the layers as built are boundary version 1; edits add the next ones
-            conn.execute(insert(schema.boundary_versions).values(
-                id=1, created_at=stamp, author=meta.get("author", "geo-grid"),
-                kind="import" if meta.get("synthetic") == "false" else "init",
-                note=meta.get("boundaries", ""), detail="{}"))
-            for name, gtype in schema.HISTORY_TABLES.items():
-                register_table(conn, name, geometry_column="geom", geometry_type=gtype,
-                               description=f"{name}: past rows of {name.split('_')[0]}")
-                add_rtree_index(conn, name)
-            for name in schema.ATTRIBUTE_TABLES:
-                register_table(conn, name, description=f"{name} ({label})")
-            if progress:
-                progress("wrote tables", 1)
+            fill_store(conn, district, meta=meta, progress=progress)
     finally:
         engine.dispose()
+
+
+def fill_store(conn, district: District, *, meta: dict[str, str],
+               progress: Progress | None = None) -> None:
+    """Create the store's tables on ``conn`` (an empty store, inside a transaction) and write
+    the district into them; the same on a GeoPackage and on PostGIS."""
+    # the tables' descriptions in gpkg_contents say whether the data are synthetic
+    label = "imported" if meta.get("synthetic") == "false" else "synthetic"
+    schema.metadata.create_all(conn)
+    for name, gtype in schema.FEATURE_TABLES.items():
+        gdf: gpd.GeoDataFrame = getattr(district, name)
+        table = schema.metadata.tables[name]
+        cols = [c.name for c in table.columns
+                if c.name not in ("fid", "geom", *schema.VERSION_COLUMNS)]
+        rows = _records(gdf.assign(synthetic=gdf.get("synthetic", True)), cols)
+        # every footprint as a MultiPolygon: the declared type of the column (a
+        # one-part MultiPolygon reads back as a Polygon)
+        geoms = list(gdf.geometry.array)
+        if gtype == "MULTIPOLYGON":
+            geoms = _multi(geoms)
+        for r, g in zip(rows, geoms, strict=True):
+            r["geom"] = g
+        conn.execute(insert(table), rows)
+        declare(conn, table, bounds=tuple(gdf.total_bounds), description=f"{name} ({label})")
+        if progress:
+            progress(f"wrote {name}", 1)
+    # an imported street has no households or members yet: an empty insert is skipped
+    if len(district.households):
+        conn.execute(insert(schema.households), _records(
+            district.households,
+            [c.name for c in schema.households.columns if c.name != "fid"]))
+    if len(district.members):
+        conn.execute(insert(schema.members), _records(
+            district.members, [c.name for c in schema.members.columns if c.name != "fid"]))
+    stamp = now_iso()
+    a = district.assignment.assign(valid_from=stamp, valid_to=None, scenario_id=None)
+    if len(a):
+        conn.execute(insert(schema.assignments), _records(
+            a, [c.name for c in schema.assignments.columns if c.name != "fid"]))
+    conn.execute(insert(schema.meta), [{"key": k, "value": v} for k, v in meta.items()])
+    # the layers as built are boundary version 1; edits add the next ones
+    conn.execute(insert(schema.boundary_versions).values(
+        id=1, created_at=stamp, author=meta.get("author", "geo-grid"),
+        kind="import" if meta.get("synthetic") == "false" else "init",
+        note=meta.get("boundaries", ""), detail="{}"))
+    for name in schema.HISTORY_TABLES:
+        declare(conn, schema.metadata.tables[name],
+                description=f"{name}: past rows of {name.split('_')[0]}")
+    for name in schema.ATTRIBUTE_TABLES:
+        declare(conn, schema.metadata.tables[name], description=f"{name} ({label})")
+    if progress:
+        progress("wrote tables", 1)
 
 
 def build_store(path: Path | str, boundaries: Path | str | None = None,
@@ -150,7 +154,7 @@ def build_store(path: Path | str, boundaries: Path | str | None = None,
     from geo_grid.assign import initial_assignment
 
     t0 = time.perf_counter()
-    path = Path(path)
+    path = locate(path)
     folder = Path(boundaries) if boundaries is not None else DEFAULT_BOUNDARIES
     layers = load_layers(folder)
     violations = validate(layers)
@@ -185,7 +189,7 @@ def build_store(path: Path | str, boundaries: Path | str | None = None,
     }
     _write_atomically(path, district, meta, progress)
     return {
-        "path": str(path),
+        "path": display(path),
         "communities": len(layers.communities),
         "grids": len(layers.grids),
         "buildings": len(layers.buildings),
@@ -229,26 +233,27 @@ def build_store_from(path: Path | str, district: District, meta: dict[str, str],
     StoreError
         If the store exists and ``force`` is not given, or writing fails.
     """
-    path = Path(path)
-    if path.exists() and not force:
-        raise StoreError(f"store {path} exists; give --force to replace it", path=str(path))
+    path = locate(path)
+    if open_backend(path).exists() and not force:
+        raise StoreError(f"store {display(path)} exists; give --force to replace it",
+                         path=display(path))
     _write_atomically(path, district, meta, progress)
     return path
 
 
-def _write_atomically(path: Path, district: District, meta: dict[str, str],
+def _write_atomically(path, district: District, meta: dict[str, str],
                       progress: Progress | None) -> None:
-    """Write the store to a temporary file beside ``path``, then move it into place.
+    """Write the store as a whole and put it in place of an existing one, atomically.
 
-    A failure, or a process killed at any moment, leaves an existing store exactly as it was.
-    The store's lock is held alone throughout (:func:`geo_grid.store.lock.exclusive`): a
-    running service holding it makes this fail at once with a :class:`StoreError`, before
-    anything is written. Temporary files of killed builds are deleted first.
+    On a GeoPackage: a temporary file beside ``path``, moved into place when complete; on
+    PostGIS: one transaction (see :mod:`geo_grid.store.backend`). A failure, or a process
+    killed at any moment, leaves an existing store exactly as it was. The store's lock is held
+    alone throughout: a running service holding it makes this fail at once with a
+    :class:`StoreError`, before anything is written. The accounts, sessions and audit trail of
+    the store replaced are kept.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive(path):
-        remove_stale_builds(path)
-        _write_and_replace(path, district, meta, progress)
+    open_backend(path).rebuild(
+        lambda conn: fill_store(conn, district, meta=meta, progress=progress))
 
 
 def remove_stale_builds(db: Path) -> list[Path]:
@@ -297,24 +302,3 @@ def carry_accounts(old: Path, new: Path) -> None:
         con.execute("DETACH DATABASE old")
     finally:
         con.close()
-
-
-def _write_and_replace(path: Path, district: District, meta: dict[str, str],
-                       progress: Progress | None) -> None:
-    tmp = path.with_name(f".{path.name}.building-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
-    try:
-        write_store(tmp, district, meta=meta, progress=progress)
-        if path.exists():
-            carry_accounts(path, tmp)
-        for suffix in ("-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        os.replace(tmp, path)
-    except Exception as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, StoreError):
-            raise
-        # a database error carries the statement and its parameters (megabytes of geometry
-        # bytes); its first line says what went wrong
-        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise StoreError(f"building the store {path} failed: {detail}") from exc

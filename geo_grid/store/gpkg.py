@@ -52,10 +52,21 @@ def decode(blob: bytes | None):
     return shapely.from_wkb(bytes(blob[_wkb_offset(blob):]))
 
 
+def _wkb(value):
+    # a GeoPackage blob loses its header; (E)WKB bytes and the hex EWKB text PostGIS prints
+    # for a geometry (a raw read of a PostGIS store) go to shapely as they are
+    if value is None or isinstance(value, str):
+        return value
+    value = bytes(value)
+    return value[_wkb_offset(value):] if value[:2] == b"GP" else value
+
+
 def decode_many(blobs) -> list:
-    """Decode a sequence of blobs in one vectorised ``shapely.from_wkb`` call."""
-    wkbs = [None if b is None else bytes(b[_wkb_offset(b):]) for b in blobs]
-    return list(shapely.from_wkb(wkbs))
+    """Decode a sequence of blobs in one vectorised ``shapely.from_wkb`` call.
+
+    GeoPackage blobs, plain (E)WKB and hex EWKB text are all read, so a raw read of either
+    store backend decodes the same way."""
+    return list(shapely.from_wkb([_wkb(b) for b in blobs]))
 
 
 class GpkgGeometry(UserDefinedType):

@@ -22,6 +22,7 @@ from sqlalchemy import inspect as sa_inspect
 from geo_grid.errors import Conflict, NotFound
 from geo_grid.figures import FIGURES_VERSION, Figures
 from geo_grid.store import schema
+from geo_grid.store.backend import declare_attributes
 from geo_grid.store.build import _records, now_iso
 from geo_grid.store.store import Store
 
@@ -34,10 +35,10 @@ UNDO_SKIP = ("revert", "import", "boundary")
 
 @contextmanager
 def _immediate(store: Store):
-    """A write transaction taken at once (``BEGIN IMMEDIATE``): committed when the block ends,
-    rolled back when it raises."""
+    """A write transaction taken at once (``BEGIN IMMEDIATE`` on SQLite, the writers' advisory
+    lock on PostgreSQL): committed when the block ends, rolled back when it raises."""
     with store.engine.connect() as conn:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        store.backend.begin_write(conn)
         try:
             yield conn
             conn.commit()
@@ -182,10 +183,7 @@ def list_scenarios(store: Store) -> list[dict[str, Any]]:
 def _ensure_versions(conn) -> None:
     schema.assignment_versions.create(conn, checkfirst=True)
     # stores built before the table existed: list it in gpkg_contents so GDAL shows it too
-    conn.exec_driver_sql(
-        "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
-        "VALUES ('assignment_versions', 'attributes', 'assignment_versions', "
-        "'assignment_versions')")
+    declare_attributes(conn, schema.assignment_versions.name)
 
 
 def _new_stamp(conn, current: str | None) -> str:

@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy import Column, Integer, MetaData, Table, Text, delete, insert, select, update
 
 from geo_grid.store import schema
+from geo_grid.store.backend import declare_attributes
 from geo_grid.store.build import _records
 from geo_grid.store.history import _immediate, carry_over
 from geo_grid.store.store import Store
@@ -41,9 +42,7 @@ def id_digest(id_number: str) -> str:
 
 def _ensure_keys(conn) -> None:
     member_keys.create(conn, checkfirst=True)
-    conn.exec_driver_sql(
-        "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
-        "VALUES ('member_keys', 'attributes', 'member_keys', 'member_keys')")
+    declare_attributes(conn, member_keys.name)
 
 
 def read_member_keys(store: Store) -> dict[str, str]:

@@ -19,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from geo_grid.store.gpkg import GpkgGeometry
+from geo_grid.store.geometry import store_geometry
 
 metadata = MetaData()
 
@@ -33,7 +33,7 @@ street = Table(
     Column("code", Text, nullable=False, unique=True),
     Column("name", Text, nullable=False),
     Column("synthetic", Boolean, nullable=False, default=True),
-    Column("geom", GpkgGeometry("MULTIPOLYGON"), nullable=False),
+    Column("geom", store_geometry("MULTIPOLYGON"), nullable=False),
 )
 
 communities = Table(
@@ -42,7 +42,7 @@ communities = Table(
     Column("name", Text, nullable=False),
     Column("short_name", Text, nullable=False),
     Column("synthetic", Boolean, nullable=False, default=True),
-    Column("geom", GpkgGeometry("MULTIPOLYGON"), nullable=False),
+    Column("geom", store_geometry("MULTIPOLYGON"), nullable=False),
 )
 
 grids = Table(
@@ -54,7 +54,7 @@ grids = Table(
     Column("synthetic", Boolean, nullable=False, default=True),
     # the boundary version that made this row (see ``boundary_versions``)
     Column("version_from", Integer, nullable=False, default=1, server_default="1"),
-    Column("geom", GpkgGeometry("MULTIPOLYGON"), nullable=False),
+    Column("geom", store_geometry("MULTIPOLYGON"), nullable=False),
 )
 
 buildings = Table(
@@ -73,7 +73,7 @@ buildings = Table(
     Column("households", Integer, nullable=False),
     Column("synthetic", Boolean, nullable=False, default=True),
     Column("version_from", Integer, nullable=False, default=1, server_default="1"),
-    Column("geom", GpkgGeometry("MULTIPOLYGON"), nullable=False),
+    Column("geom", store_geometry("MULTIPOLYGON"), nullable=False),
 )
 
 households = Table(
@@ -330,7 +330,7 @@ reinforcement_pool = Table(
     Column("available_from", Text, nullable=True),
     Column("available_to", Text, nullable=True),
     Column("community_code", Text, nullable=True, index=True),
-    Column("geom", GpkgGeometry("POINT"), nullable=False),
+    Column("geom", store_geometry("POINT"), nullable=False),
     UniqueConstraint("street_code", "id", name="uq_reinforcements_street_id"),
 )
 
@@ -344,7 +344,7 @@ posts = Table(
     Column("community_code", Text, nullable=True, index=True),
     Column("per_shift", Integer, nullable=False, default=1),
     Column("min_security", Integer, nullable=False, default=0),
-    Column("geom", GpkgGeometry("POINT"), nullable=False),
+    Column("geom", store_geometry("POINT"), nullable=False),
     UniqueConstraint("street_code", "id", name="uq_posts_street_id"),
 )
 

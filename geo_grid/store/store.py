@@ -6,14 +6,15 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
-from sqlalchemy import create_engine, func, inspect, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Engine
 
 from geo_grid.crs import STORE_EPSG
 from geo_grid.district import District
 from geo_grid.errors import StoreError
 from geo_grid.store import schema
-from geo_grid.store.gpkg import configure_engine, decode_many
+from geo_grid.store.backend import declare, open_backend
+from geo_grid.store.gpkg import decode_many
 
 
 def _single(geoms):
@@ -21,19 +22,29 @@ def _single(geoms):
 
 
 class Store:
-    """A GeoPackage store opened through SQLAlchemy.
+    """A store opened through SQLAlchemy: a GeoPackage file or a PostGIS database.
 
     Parameters
     ----------
     path : Path or str
-        The ``.gpkg`` file, which must exist.
+        The locator of a store that exists: a ``.gpkg`` file, or a
+        ``postgresql+psycopg://user@host:port/dbname`` URL (see
+        :mod:`geo_grid.store.backend`).
+
+    Attributes
+    ----------
+    backend : GpkgBackend or PostgisBackend
+        What differs between the two (transactions, table declarations, the store lock).
+    locator, path : Path or StoreURL
+        The store's locator (``path`` kept as the name older callers use).
     """
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        if not self.path.exists():
-            raise StoreError(f"store {self.path} does not exist; run `geo-grid init` first")
-        self.engine: Engine = configure_engine(create_engine(f"sqlite:///{self.path}"))
+        self.backend = open_backend(path)
+        self.locator = self.path = self.backend.locator
+        if not self.backend.exists():
+            raise StoreError(f"store {self.backend} does not exist; run `geo-grid init` first")
+        self.engine: Engine = self.backend.engine()
         self._migrate()
 
     def _migrate(self) -> None:
@@ -53,8 +64,9 @@ class Store:
             self._create_tables(schema.LATE_TABLES)
         if features_missing:
             self._create_tables(schema.LATE_FEATURE_TABLES)
-        if boundaries_done:
+        if boundaries_done or self.backend.kind != "gpkg":
             return
+        # a GeoPackage built before boundary versions (a PostGIS store never is)
         from geo_grid.store.gpkg import add_rtree_index, register_table
 
         with self.engine.begin() as conn:
@@ -82,24 +94,15 @@ class Store:
         and the posts) and declare them in ``gpkg_contents``, under
         the write lock so that two processes opening the same old store do not both create
         them."""
-        from geo_grid.store.gpkg import add_rtree_index, register_table
-
         with self.engine.connect() as conn:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            self.backend.begin_write(conn)
             try:
                 for table in tables:
                     if not inspect(conn).has_table(table.name):
                         table.create(conn)
-                        geom = table.c.get("geom")
-                        if geom is None:
-                            register_table(conn, table.name, description=table.name)
-                            continue
-                        # a feature table (the pool and the posts: points): declared with its
-                        # geometry type and given the R-tree index GDAL and QGIS expect
-                        register_table(conn, table.name, geometry_column="geom",
-                                       geometry_type=geom.type.geometry_type,
-                                       description=table.name)
-                        add_rtree_index(conn, table.name)
+                        # a feature table (the pool and the posts: points) is declared with
+                        # its geometry type and given the spatial index GDAL and QGIS expect
+                        declare(conn, table)
                 conn.commit()
             except BaseException:
                 conn.rollback()
@@ -154,7 +157,7 @@ class Store:
         version is the one the district was read at, whatever another process writes)."""
         try:
             with self.engine.connect() as conn:
-                conn.exec_driver_sql("BEGIN")  # one WAL read snapshot for every read below
+                self.backend.begin_read(conn)  # one read snapshot for every read below
                 assignment_version = self.assignment_version(conn)
                 layers = {name: self._layer(conn, name) for name in schema.FEATURE_TABLES}
                 hh = pd.read_sql(select(*[c for c in schema.households.columns if c.name != "fid"])
@@ -177,7 +180,7 @@ class Store:
         except StoreError:
             raise
         except Exception as exc:
-            raise StoreError(f"cannot read store {self.path}: {exc}") from exc
+            raise StoreError(f"cannot read store {self.backend}: {exc}") from exc
         for col in ("elderly_alone", "disabled", "chronic", "infant"):
             hh[col] = hh[col].astype(bool)
         mem["available"] = mem["available"].astype(bool)

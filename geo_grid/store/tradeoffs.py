@@ -70,15 +70,15 @@ def get_tradeoff(store: Store, key: str) -> dict[str, Any] | None:
 def save_tradeoff(store: Store, sid: str, key: str, curve: dict[str, Any]) -> None:
     """Keep a curve under ``key`` (replacing one kept under the same key), and drop the curves
     of scenarios no longer kept and the older ones of this scenario."""
-    from geo_grid.store.gpkg import register_table
+    from geo_grid.store.backend import declare
 
     t, s = tradeoffs, schema.scenarios
     with store.engine.connect() as conn:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        store.backend.begin_write(conn)
         try:
             if not inspect(conn).has_table(t.name):
                 t.create(conn)
-                register_table(conn, t.name, description="trade-off curves of kept scenarios")
+                declare(conn, t, description="trade-off curves of kept scenarios")
             conn.execute(delete(t).where(t.c.key == key))
             conn.execute(t.insert().values(scenario_id=sid, key=key, created_at=now_iso(),
                                            curve=json.dumps(curve, ensure_ascii=False)))

@@ -25,7 +25,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import delete, insert, literal, select, text, update
+from sqlalchemy import delete, func, insert, literal, select, text, union, union_all, update
 
 from geo_grid.crs import STORE_EPSG
 from geo_grid.district import District
@@ -179,7 +179,7 @@ def layers_at(store: Store, version: int) -> tuple[gpd.GeoDataFrame, gpd.GeoData
     """
     get_version(store, version)
     with store.engine.connect() as conn:
-        conn.exec_driver_sql("BEGIN")  # both layers from one read snapshot
+        store.backend.begin_read(conn)  # both layers from one read snapshot
         grids = _frame(conn, "grids", GRID_COLUMNS, version)
         buildings = _frame(conn, "buildings", BUILDING_COLUMNS, version)
         conn.rollback()
@@ -228,10 +228,10 @@ def code_source(store: Store) -> CodeSource:
     def codes(community_code: str, n: int) -> list[str]:
         if community_code not in handed:
             with store.engine.connect() as conn:
-                top = conn.execute(text(
-                    "SELECT max(code) FROM (SELECT code FROM grids WHERE code LIKE :p "
-                    "UNION ALL SELECT code FROM grids_history WHERE code LIKE :p)"),
-                    {"p": f"{community_code}%"}).scalar()
+                g, h = schema.grids, schema.grids_history
+                every = union_all(select(g.c.code).where(g.c.code.like(f"{community_code}%")),
+                                  select(h.c.code).where(h.c.code.like(f"{community_code}%")))
+                top = conn.execute(select(func.max(every.subquery().c.code))).scalar()
             handed[community_code] = int(top[12:]) if top and top[12:].isdigit() else 0
         start = handed[community_code]
         if start + n > 999:
@@ -301,10 +301,10 @@ def apply_edit(store: Store, edit: Edit, *, base: int, author: str,
         if missing := sorted(set(replaced) - found):
             raise Conflict(f"grid(s) {', '.join(missing)} are not current", grids=len(missing))
         added = [str(c) for c in edit.added["code"]]
-        taken = set(conn.execute(text(
-            "SELECT code FROM grids WHERE code IN (SELECT value FROM json_each(:c)) UNION "
-            "SELECT code FROM grids_history WHERE code IN (SELECT value FROM json_each(:c))"),
-            {"c": json.dumps(added)}).scalars())
+        gh = schema.grids_history
+        taken = set(conn.execute(union(select(g.c.code).where(g.c.code.in_(added)),
+                                       select(gh.c.code).where(gh.c.code.in_(added))))
+                    .scalars()) if added else set()
         if taken:
             raise Conflict(f"grid code(s) {', '.join(sorted(taken))} were already used",
                            grids=len(taken))
@@ -325,9 +325,8 @@ def apply_edit(store: Store, edit: Edit, *, base: int, author: str,
                     grid_code=grid, version_from=version))
         for member_id, grid in edit.members.items():
             conn.execute(update(m).where(m.c.id == member_id).values(grid_code=grid))
-        orphans = conn.execute(text(
-            "SELECT count(*) FROM buildings WHERE grid_code NOT IN (SELECT code FROM grids)")
-        ).scalar()
+        orphans = conn.execute(select(func.count()).select_from(b).where(
+            b.c.grid_code.notin_(select(g.c.code).scalar_subquery()))).scalar()
         if orphans:
             raise Conflict(f"the edit would leave {orphans} building(s) in a retired grid; "
                            "nothing was written", buildings=int(orphans))
