@@ -129,6 +129,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # member or scenario also check the caller's scope on it; state changes are written to the
     # audit trail.
     lookup.install(app)
+    # hot reads that check the caller themselves (no dependencies: see api.routes._read)
+    app.include_router(members.hot_router, prefix="/api/v1")
+    app.include_router(grids.hot_router, prefix="/api/v1")
+    app.include_router(coverage.router, prefix="/api/v1")
     app.include_router(health.router)
     app.include_router(login.router)
     app.include_router(login.session_router, prefix="/api/v1")
@@ -138,7 +142,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(scenarios.router, prefix="/api/v1")  # each route declares its own
     app.include_router(rosters.router, prefix="/api/v1")  # each route declares its own
     app.include_router(pool.router, prefix="/api/v1")  # each route declares its own
-    app.include_router(coverage.router, prefix="/api/v1")  # checks "read" itself (hot route)
     app.include_router(export.router, prefix="/api/v1",
                        dependencies=[needs("export", street_wide=True)])
     app.include_router(imports.router, prefix="/api/v1",

@@ -37,7 +37,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import struct
 import threading
+import zlib
 from collections import OrderedDict
 
 import anyio.to_thread
@@ -49,6 +51,7 @@ COMPRESSIBLE = frozenset({
     "text/html", "text/css", "text/plain", "text/csv", "text/javascript", "image/svg+xml",
     "application/json", "application/geo+json", "application/problem+json",
     "application/javascript", "application/xml",
+    "application/vnd.mapbox-vector-tile",  # vector tiles: protobuf, about half their size gzipped
 })
 GZ_SUFFIX = "-gz"
 #: bodies from this size on are compressed in a worker thread and their gzip kept in the cache
@@ -159,6 +162,59 @@ def _tags(header: str) -> set[str]:
             tag = tag[: -len(GZ_SUFFIX) - 1] + '"'
         out.add(tag)
     return out
+
+
+def gzip_small(body: bytes, level: int = 6) -> bytes:
+    """``body`` as a gzip member, with a window and hash table sized to it.
+
+    ``gzip.compress`` sets up zlib's full 32 KB window and 256 KB of hash tables for every
+    call, which costs several times the compression of a 1 KB answer (a point lookup); a
+    window of the body's size gives the same bytes, or within a few, at a fifth of the time.
+    """
+    wbits = min(15, max(9, len(body).bit_length()))
+    c = zlib.compressobj(level, zlib.DEFLATED, 16 + wbits, max(1, min(8, wbits - 8)))
+    return c.compress(body) + c.flush()
+
+
+#: a gzip member header: deflate, no name or comment, no time, unknown OS
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+_STORED_FINAL = b"\x01"  # BFINAL=1, BTYPE=00 (stored), padded to the byte
+_LENGTHS = struct.Struct("<HH").pack  # LEN, NLEN of a stored block
+_TRAILER = struct.Struct("<II").pack  # CRC-32, ISIZE
+
+
+class GzipPrefix:
+    """A body's fixed beginning, compressed once, to which any short end can be joined.
+
+    For answers that are a ready prefix plus a few bytes of their own (a point lookup: its
+    grid's answer, then the point). The prefix is deflated once and flushed to a byte boundary
+    (``Z_SYNC_FLUSH``); an answer is that, then its end as one final *stored* (uncompressed)
+    deflate block, then the gzip trailer (CRC-32 and length of the whole body). It is one valid
+    gzip member; joining costs a CRC of the end, not a compression.
+
+    Parameters
+    ----------
+    prefix : bytes
+        The fixed beginning of the bodies.
+    level : int
+        gzip level of the prefix.
+    """
+
+    def __init__(self, prefix: bytes, level: int = 6) -> None:
+        c = zlib.compressobj(level, zlib.DEFLATED, -15)  # raw deflate: the header is ours
+        self.deflated = GZIP_HEADER + c.compress(prefix) + c.flush(zlib.Z_SYNC_FLUSH)
+        self.crc = zlib.crc32(prefix)
+        self.size = len(prefix)
+
+    def join(self, end: bytes) -> bytes:
+        """The gzip encoding of ``prefix + end`` (``end`` shorter than 64 KiB)."""
+        n = len(end)
+        if n > 0xFFFF:
+            raise ValueError("a stored deflate block holds at most 65,535 bytes")
+        crc = zlib.crc32(end, self.crc)
+        # final stored block: BFINAL=1, BTYPE=00, padded to the byte; LEN, NLEN; the bytes
+        return b"".join((self.deflated, _STORED_FINAL, _LENGTHS(n, n ^ 0xFFFF), end,
+                         _TRAILER(crc, (self.size + n) & 0xFFFFFFFF)))
 
 
 class EdgeMiddleware:
@@ -335,7 +391,7 @@ class EdgeMiddleware:
 
     async def _gzip(self, body: bytes, digest: bytes | None) -> bytes:
         if len(body) < LARGE:
-            return gzip.compress(body, self.level, mtime=0)
+            return gzip_small(body, self.level)
         key = digest or hashlib.blake2b(body, digest_size=16).digest()
         with self._lock:
             if key in self._cache:

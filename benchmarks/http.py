@@ -3,8 +3,8 @@
 Starts the service (uvicorn, ``--workers 2``, uvloop + httptools, no access log) on a free
 loopback port over a store (built in a temporary folder, or a copy of the one ``--db`` names),
 then loads it with Debian's ``wrk`` (64 connections, 2 threads, ``--duration`` seconds per route).
-Every request carries the API token of a ``viewer`` account the benchmark adds to its store, as
-a client of the service would:
+Every request carries the API token of a ``viewer`` account the benchmark adds to its store and
+``Accept-Encoding: gzip``, as a client of the service (a browser, httpx, requests) would:
 
 - ``/api/v1/lookup?lon=&lat=&crs=wgs84``: seeded random WGS-84 points inside the street (a Lua
   script cycles through them);
@@ -62,6 +62,7 @@ from geo_grid.store import Store, build_store, load_district  # noqa: E402
 LUA = r"""
 local paths = dofile("%(paths)s")
 wrk.headers["Authorization"] = "Bearer %(token)s"
+wrk.headers["Accept-Encoding"] = "gzip"
 PERCENTILES = {%(percentiles)s}
 local counter = 0
 local threads = {}

@@ -5,13 +5,16 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
+import zlib
 from urllib.parse import urlsplit
 
+import numpy as np
 import pytest
+import shapely
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from api.edge import EdgeMiddleware, accepts_gzip
+from api.edge import EdgeMiddleware, accepts_gzip, gzip_small
 from tests.test_api import serve_app
 
 GZ = {"Accept-Encoding": "gzip, deflate, br"}
@@ -64,6 +67,8 @@ def test_coverage_page_is_compressed_under_1_mb(base):
 
 @pytest.mark.parametrize(("path", "media"), [
     ("/api/v1/lookup?lon=120.36&lat=31.53", "application/json"),
+    ("/api/v1/lookup?lon=120.3655&lat=31.5288&crs=gcj02", "application/json"),
+    ("/api/v1/lookup?lon=120.3721&lat=31.5563", "application/json"),
     ("/api/v1/grids", "application/geo+json"),
     ("/api/v1/coverage", "application/json"),
     ("/openapi.json", "application/json"),
@@ -153,3 +158,34 @@ def test_tags_set_by_a_route_work_with_either_encoding():
         assert status == 304 and h["etag"] == '"v1"'
         status, h, raw = fetch(url, "/tagged", {"If-None-Match": '"v0"'})
         assert status == 200 and raw == body and h["etag"] == '"v1"'
+
+
+@pytest.mark.parametrize("size", [0, 1, 511, 1000, 1210, 4096, 70_000, 130_000])
+def test_gzip_small_round_trips_and_compresses_like_gzip(size):
+    rng = np.random.default_rng(size)
+    words = [b'{"grid_code":', b'"320214052005001"', b'"name":"\xe5\xbc\xa0*"', b",", b"}", b"[",
+             b'"load":12.5', b'"phone":"138****1234"']
+    body = b"".join(words[i] for i in rng.integers(0, len(words), size))[:size]
+    out = gzip_small(body)
+    assert gzip.decompress(out) == body
+    assert len(out) <= len(gzip.compress(body, 6, mtime=0)) * 1.05 + 8
+
+
+def test_lookup_gzip_is_one_valid_member_per_point(base, district):
+    # the point lookup joins a grid's ready gzip prefix and the point's own bytes: every answer
+    # must decode in one pass as a stream decoder (a browser's) reads it, and equal the plain one
+    pts = district.buildings.geometry.representative_point().to_crs(4326).iloc[::400]
+    seen = set()
+    for p in list(pts) + [shapely.Point(121.0, 31.0)]:
+        path = f"/api/v1/lookup?lon={p.x!r}&lat={p.y!r}"
+        status, h, raw = fetch(base, path, GZ)
+        assert status == 200 and h["content-encoding"] == "gzip"
+        assert "accept-encoding" in h["vary"].lower()
+        d = zlib.decompressobj(31)
+        body = d.decompress(raw)
+        assert d.eof and not d.unused_data
+        _, h_id, raw_id = fetch(base, path)
+        assert body == raw_id and "content-encoding" not in h_id
+        seen.add(json.loads(body).get("grid", {}).get("code") if json.loads(body)["covered"]
+                 else None)
+    assert None in seen and len(seen) > 3

@@ -21,6 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.routing import request_response
 
 from api.access import unmask
+from api.edge import accepts_gzip as edge_accepts_gzip
 from api.state import Snapshot
 from api.views import Body
 
@@ -33,6 +34,15 @@ UNMASKED_PARAMS = {"parameters": [
      "schema": {"type": "boolean", "default": False}},
 ]}
 _BOOL = TypeAdapter(bool)
+
+
+def path_params(*names: tuple[str, str], extra: dict | None = None) -> dict:
+    """``openapi_extra`` declaring the path parameters ``(name, description)`` of a
+    :class:`RequestRoute` (its endpoint reads ``request.path_params`` itself, so FastAPI sees
+    none), followed by the parameters of ``extra`` (e.g. :data:`UNMASKED_PARAMS`)."""
+    params = [{"name": n, "in": "path", "required": True, "description": d,
+               "schema": {"type": "string"}} for n, d in names]
+    return {"parameters": params + list((extra or {}).get("parameters", []))}
 
 
 class RequestRoute(APIRoute):
@@ -88,11 +98,15 @@ async def show_unmasked(request: Request, code: str | None) -> bool:
 
 def accepts_gzip(request: Request) -> bool:
     """Whether the client's ``Accept-Encoding`` takes gzip (``gzip;q=0`` refuses it)."""
-    for part in request.headers.get("accept-encoding", "").split(","):
-        name, _, params = part.strip().partition(";")
-        if name.strip().lower() in ("gzip", "*"):
-            q = params.strip().lower().replace(" ", "")
-            return not (q.startswith("q=") and q[2:].rstrip("0.") == "")
+    return takes_gzip(request.scope)
+
+
+def takes_gzip(scope) -> bool:
+    """:func:`accepts_gzip` read from the raw headers of an ASGI ``scope`` (without building
+    the request's header mapping, for the hottest route)."""
+    for name, value in scope["headers"]:
+        if name == b"accept-encoding":
+            return edge_accepts_gzip(value.decode("latin-1"))
     return False
 
 

@@ -27,15 +27,17 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.access import unmask
+from api.edge import GzipPrefix, gzip_small
 from api.models.lookup import LookupResult
 from api.models.problem import problem_responses
-from api.routes._read import RequestRoute, snapshot
+from api.routes._read import RequestRoute, snapshot, takes_gzip
 from geo_grid.crs import CRS_NAMES
 from geo_grid.errors import BadRequest
 from geo_grid.lookup import Gazetteer
 
 router = APIRouter(prefix="/api/v1", tags=["lookup"], route_class=RequestRoute)
 JSON = "application/json"
+GZIPPED = [(b"content-encoding", b"gzip"), (b"vary", b"Accept-Encoding")]
 
 
 class LookupQuery(BaseModel):
@@ -138,6 +140,7 @@ class _Encoded:
         self.locator = gazetteer.locator
         self.heads: dict[str | None, bytes] = {}  # by grid code (None: outside the street)
         self.by_index: dict[int, bytes] = {}  # the same, by the locator's grid index (-1: outside)
+        self.gz_by_index: dict[int, GzipPrefix] = {}  # the same, gzip-encoded once
 
     def head(self, code: str | None) -> bytes:
         """The encoded answer for ``code`` up to the point's longitude."""
@@ -153,9 +156,10 @@ class _Encoded:
         # repr of a finite float is valid JSON and round-trips exactly
         return b'%s%r,"lat":%r,"crs":"cgcs2000"}}' % (self.head(code), x, y)
 
-    def point(self, lon: float, lat: float, crs: str) -> bytes:
+    def point(self, lon: float, lat: float, crs: str, gz: bool = False) -> bytes:
         """The masked answer for a point given in ``crs``, as :meth:`Gazetteer.locate_point`
-        locates it; a bad point or CRS raises its error."""
+        locates it (gzip-encoded with ``gz``, for degrees); a bad point or CRS raises its
+        error."""
         if crs in DEGREES and -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0:
             # the common case: plain degrees, which need no conversion and cannot be invalid
             idx = self.locator.locate_one(lon, lat)
@@ -163,9 +167,16 @@ class _Encoded:
             if head is None:
                 head = self.by_index[idx] = self.head(
                     None if idx < 0 else str(self.locator.codes[idx]))
-            return b'%s%r,"lat":%r,"crs":"cgcs2000"}}' % (head, lon, lat)
+            end = b'%r,"lat":%r,"crs":"cgcs2000"}}' % (lon, lat)
+            if gz:
+                prefix = self.gz_by_index.get(idx)
+                if prefix is None:
+                    prefix = self.gz_by_index[idx] = GzipPrefix(head)
+                return prefix.join(end)
+            return head + end
         code, x, y = self.gazetteer.locate_point(lon, lat, crs)
-        return self.answer(code, x, y)
+        body = self.answer(code, x, y)
+        return gzip_small(body) if gz else body
 
 
 _encoded: _Encoded | None = None
@@ -212,7 +223,13 @@ async def lookup(request: Request) -> Response:
     """
     point = plain_point(request.scope["query_string"])
     if point is not None:
-        return Response(encoded_for(snapshot(request).gazetteer).point(*point), media_type=JSON)
+        enc = encoded_for(snapshot(request).gazetteer)
+        if takes_gzip(request.scope):
+            # encoded here at the cost of a CRC (see api.edge.GzipPrefix), not by the edge
+            resp = Response(enc.point(*point, gz=True), media_type=JSON)
+            resp.raw_headers += GZIPPED
+            return resp
+        return Response(enc.point(*point), media_type=JSON)  # the edge adds Vary
     q = parse_query(request)
     state = request.app.state.service
     gaz = state.gazetteer
