@@ -15,7 +15,7 @@ from api.settings import Settings
 from api.state import ServiceState
 from geo_grid import __version__
 from geo_grid.store import Store, build_store
-from geo_grid.store.lock import hold_shared
+from geo_grid.store.backend import open_backend
 from maps import routes as map_routes
 
 
@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.service = open_state(settings)
         first_login(app.state.service.store, settings)
         # shared with the service's other workers; a rebuild of the store refuses while held
-        release = hold_shared(settings.db)
+        release = open_backend(settings.db).hold_shared()
         try:
             yield
         finally:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from geo_grid.store.backend import locate
 
 
 class Settings(BaseSettings):
@@ -13,7 +16,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GEO_GRID_", extra="ignore")
 
-    db: Path = Field(Path("data/jiangxi.gpkg"), description="GeoPackage store")
+    db: Annotated[Any, BeforeValidator(locate)] = Field(
+        Path("data/jiangxi.gpkg"),
+        description="store: a GeoPackage file or a postgresql+psycopg://user@host:port/db URL")
     boundaries: Path | None = Field(None, description="layer folder used to build a missing store")
     build_if_missing: bool = True
     host: str = "127.0.0.1"

@@ -21,12 +21,13 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from geo_grid.commands import audit, export, grid, pool, shifts, tradeoff, users
 from geo_grid.errors import GeoGridError
 from geo_grid.store import DEFAULT_STORE
+from geo_grid.store.backend import display, locate
 
 app = typer.Typer(help="geo-grid: grid management for a street office (网格化管理).",
                   no_args_is_help=True, add_completion=False)
 console = Console(stderr=True)
 
-DbOption = typer.Option(Path(DEFAULT_STORE), "--db", help="GeoPackage store", envvar="GEO_GRID_DB")
+DbOption = typer.Option(Path(DEFAULT_STORE), "--db", parser=locate, help="store: a GeoPackage file or a postgresql+psycopg:// URL", envvar="GEO_GRID_DB")
 
 
 def audited(db: Path, action: str, command: str, targets=()) -> None:
@@ -69,14 +70,38 @@ def ensure_store(db: Path, boundaries: Path | None = None, force: bool = False) 
 def init(db: Path = DbOption,
          boundaries: Path = typer.Option(None, help="layer folder (default: the reference district)"),
          force: bool = typer.Option(False, help="rebuild even if the store exists")) -> None:
-    """Build the embedded GeoPackage store from the layers plus a synthetic population."""
+    """Build the store (a GeoPackage file, or PostGIS with --db postgresql+psycopg://...) from
+    the layers plus a synthetic population."""
     try:
         report = ensure_store(db, boundaries, force)
     except GeoGridError as exc:
         fail(exc)
     if report is None:
-        console.print(f"store {db} exists (use --force to rebuild)")
+        console.print(f"store {display(db)} exists (use --force to rebuild)")
         return
+    typer.echo(json.dumps(report, ensure_ascii=False))
+
+
+@app.command()
+def migrate(source: Path = typer.Option(..., "--from", parser=locate,
+                                        help="the store to copy: a GeoPackage file or a URL"),
+            target: Path = typer.Option(..., "--to", parser=locate,
+                                        help="where to copy it: a postgresql+psycopg:// URL "
+                                             "or a GeoPackage file"),
+            force: bool = typer.Option(False, help="replace a store the target already holds")
+            ) -> None:
+    """Copy a whole store to another backend (GeoPackage -> PostGIS or back): layers, boundary
+    versions and history, people, assignment versions, scenarios, accounts, audit trail,
+    campaigns, rosters, the reinforcement pool and the posts. A target that already holds a
+    store is refused unless --force (nothing is written then)."""
+    from geo_grid.store.migrate import migrate as run
+
+    try:
+        with steps(24, "copying store") as advance:
+            report = run(source, target, force=force, progress=advance)
+        audited(target, "import", "geo-grid migrate", [display(source)])
+    except GeoGridError as exc:
+        fail(exc)
     typer.echo(json.dumps(report, ensure_ascii=False))
 
 
@@ -161,7 +186,7 @@ def validate(boundaries: Path = typer.Option(None, help="layer folder (default: 
 
 
 @app.command("import")
-def import_(db: Path = typer.Option(..., "--db", help="GeoPackage store to create"),
+def import_(db: Path = typer.Option(..., "--db", parser=locate, help="store to create: a GeoPackage file or a postgresql+psycopg:// URL"),
             street: str = typer.Option(..., help="street outline: FILE or FILE:layername"),
             communities: str = typer.Option(..., help="community polygons"),
             grids: str = typer.Option(..., help="grid polygons"),
@@ -423,7 +448,7 @@ def serve(db: Path = DbOption,
     os.environ["GEO_GRID_PUBLIC_LOOKUP"] = "true" if public_lookup else "false"
     if boundaries is not None:
         os.environ["GEO_GRID_BOUNDARIES"] = str(boundaries.resolve())
-    console.print(f"serving {db} on http://{host}:{port}/")
+    console.print(f"serving {display(db)} on http://{host}:{port}/")
     from api.logs import log_config
     from api.protocol import ProblemHttpToolsProtocol
 

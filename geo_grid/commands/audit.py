@@ -8,10 +8,11 @@ from pathlib import Path
 import typer
 
 from geo_grid.store import DEFAULT_STORE
+from geo_grid.store.backend import locate
 
 app = typer.Typer(help="Check and read the audit trail.", no_args_is_help=True)
 
-DbOption = typer.Option(Path(DEFAULT_STORE), "--db", help="GeoPackage store", envvar="GEO_GRID_DB")
+DbOption = typer.Option(Path(DEFAULT_STORE), "--db", parser=locate, help="store: a GeoPackage file or a postgresql+psycopg:// URL", envvar="GEO_GRID_DB")
 
 
 @app.command("verify")

@@ -9,9 +9,10 @@ from pathlib import Path
 import typer
 
 from geo_grid.store import DEFAULT_STORE
+from geo_grid.store.backend import locate
 
 
-def export(db: Path = typer.Option(Path(DEFAULT_STORE), "--db", help="GeoPackage store",
+def export(db: Path = typer.Option(Path(DEFAULT_STORE), "--db", parser=locate, help="store: a GeoPackage file or a postgresql+psycopg:// URL",
                                    envvar="GEO_GRID_DB"),
            fmt: str = typer.Option(..., "--format", metavar="gpkg|geojson|shp|kml|xlsx|csv",
                                    help="file format"),

@@ -14,11 +14,12 @@ from pathlib import Path
 import typer
 
 from geo_grid.store import DEFAULT_STORE
+from geo_grid.store.backend import locate
 
 app = typer.Typer(help="Edit grids (each edit is a new boundary version) and read versions.",
                   no_args_is_help=True)
 
-DbOption = typer.Option(Path(DEFAULT_STORE), "--db", help="GeoPackage store", envvar="GEO_GRID_DB")
+DbOption = typer.Option(Path(DEFAULT_STORE), "--db", parser=locate, help="store: a GeoPackage file or a postgresql+psycopg:// URL", envvar="GEO_GRID_DB")
 AuthorOption = typer.Option(None, "--author", help="who makes the change (default: the login name)")
 NoteOption = typer.Option("", "--note", help="why (kept with the version)")
 CrsOption = typer.Option("wgs84", "--crs",

@@ -8,8 +8,9 @@ from pathlib import Path
 import typer
 
 from geo_grid.store import DEFAULT_STORE
+from geo_grid.store.backend import locate
 
-_DB = typer.Option(Path(DEFAULT_STORE), "--db", help="GeoPackage store", envvar="GEO_GRID_DB")
+_DB = typer.Option(Path(DEFAULT_STORE), "--db", parser=locate, help="store: a GeoPackage file or a postgresql+psycopg:// URL", envvar="GEO_GRID_DB")
 _FIELD = typer.Option([], "--field", metavar="FIELD=COLUMN",
                       help="the column holding a field, e.g. capacity=可承担户数")
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import typer
 
 from geo_grid.store import DEFAULT_STORE
+from geo_grid.store.backend import locate
 
 
-def roster_shifts(db: Path = typer.Option(Path(DEFAULT_STORE), "--db", help="GeoPackage store",
+def roster_shifts(db: Path = typer.Option(Path(DEFAULT_STORE), "--db", parser=locate, help="store: a GeoPackage file or a postgresql+psycopg:// URL",
                                           envvar="GEO_GRID_DB"),
                   spec: Path = typer.Option(..., "--spec", help="the roster request (JSON, as "
                                             "POST /api/v1/rosters takes it)"),

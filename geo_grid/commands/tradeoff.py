@@ -9,10 +9,11 @@ from pathlib import Path
 import typer
 
 from geo_grid.store import DEFAULT_STORE
+from geo_grid.store.backend import locate
 
 
 def tradeoff(scenario_id: str = typer.Argument(..., help="the kept scenario's id"),
-             db: Path = typer.Option(Path(DEFAULT_STORE), "--db", help="GeoPackage store",
+             db: Path = typer.Option(Path(DEFAULT_STORE), "--db", parser=locate, help="store: a GeoPackage file or a postgresql+psycopg:// URL",
                                      envvar="GEO_GRID_DB"),
              budgets: str = typer.Option(None, "--budgets",
                                          help="move budgets, comma-separated (default: 0 and a "

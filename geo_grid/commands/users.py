@@ -16,10 +16,11 @@ from pathlib import Path
 import typer
 
 from geo_grid.store import DEFAULT_STORE
+from geo_grid.store.backend import locate
 
 app = typer.Typer(help="Manage accounts: add, list, disable, new API token.", no_args_is_help=True)
 
-DbOption = typer.Option(Path(DEFAULT_STORE), "--db", help="GeoPackage store", envvar="GEO_GRID_DB")
+DbOption = typer.Option(Path(DEFAULT_STORE), "--db", parser=locate, help="store: a GeoPackage file or a postgresql+psycopg:// URL", envvar="GEO_GRID_DB")
 
 
 def _audit(store, route: str, name: str, outcome: str = "ok") -> None:

@@ -193,9 +193,12 @@ def import_store(db: str | Path, files: Mapping[str, str | Path], *, crs: Sequen
     from geo_grid.store.build import build_store_from, now_iso
 
     t0 = time.perf_counter()
-    db = Path(db)
+    from geo_grid.store.backend import display, locate
+
+    db = locate(db)  # a GeoPackage path or a postgresql+psycopg:// URL
     if db.exists() and not force:  # say so before reading anything
-        raise StoreError(f"store {db} exists; give --force to replace it", path=str(db))
+        raise StoreError(f"store {display(db)} exists; give --force to replace it",
+                         path=display(db))
     result = read_layers(files, crs=crs, fields=fields, encoding=encoding, repair=repair,
                          tolerance_m=tolerance_m, household_range=household_range)
     if progress:
@@ -222,7 +225,7 @@ def import_store(db: str | Path, files: Mapping[str, str | Path], *, crs: Sequen
             "import_encodings": json.dumps({k: report["layers"][k]["encoding"] for k in LAYERS}),
         }
         build_store_from(db, result.district, meta, force=force, progress=progress)
-        report["store"] = str(db)
+        report["store"] = display(db)
         report["boundaries_version"] = meta["boundaries_version"]
     finally:
         report["import_seconds"] = round(time.perf_counter() - t0, 3)

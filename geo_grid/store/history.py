@@ -366,4 +366,5 @@ def history(store: Store, member_id: str | None = None) -> pd.DataFrame:
     if member_id is not None:
         q = q.where(a.c.member_id == member_id)
     with store.engine.connect() as conn:
-        return pd.read_sql(q.order_by(a.c.valid_from, a.c.building_code), conn)
+        # a total order: the same rows read back the same way on every backend
+        return pd.read_sql(q.order_by(a.c.valid_from, a.c.building_code, a.c.member_id), conn)

@@ -165,6 +165,8 @@ def _frame(conn, table: str, columns: tuple[str, ...], version: int) -> gpd.GeoD
     sql, params = _select_at(table, columns, version)
     rows = conn.execute(text(sql), params).all()
     df = pd.DataFrame([r[:-1] for r in rows], columns=list(columns))
+    # a raw read gets SQLite's 0/1 or PostgreSQL's booleans: read both as the layers do
+    df["synthetic"] = df["synthetic"].astype(bool)
     geoms = _single(decode_many([r[-1] for r in rows]))
     return gpd.GeoDataFrame(df, geometry=geoms, crs=STORE_EPSG)
 
