@@ -153,6 +153,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ogc.router, dependencies=[needs("read")])
     map_routes.mount_static(app)
     app.include_router(map_routes.router, dependencies=[needs("read")])
+    # vector tiles of the map layers, cut for the caller's scope as the grid list is
+    app.include_router(map_routes.tile_router, dependencies=[needs("read")])
     app.include_router(campaign_maps.router)  # each page declares its own action
     # after the API: routes are matched in order, and the hot ones come first
     docs.install(app)

@@ -17,6 +17,11 @@ Figures (targets from issue 5: page + data ≤ 5 MB, build ≤ 2 s, first render
   of one point per household, a MarkerCluster of the member homes), CDN assets, size and build.
 
 The last line is a JSON object with every figure.
+
+City scale (``--city``): the tiled coverage page (``/map/tiles``, vector tiles) against the inline
+one (``/``, every feature in the page) on a generated district or city — see :func:`city_main`::
+
+    .venv/bin/python benchmarks/maps.py --city [--district 320214 | --district all] [--pans 20]
 """
 
 from __future__ import annotations
@@ -156,7 +161,19 @@ def main() -> None:
     ap.add_argument("--db", type=Path, default=ROOT / "data" / "jiangxi.gpkg")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--city", action="store_true",
+                    help="city scale: the tiled coverage page against the inline one (see city_main)")
+    ap.add_argument("--district", default="320214",
+                    help="with --city: the district generated (a code), or 'all' for all of Wuxi")
+    ap.add_argument("--work", type=Path, default=None,
+                    help="with --city: folder of the generated layers and store (kept; reused "
+                         "when it holds them already); a temporary one by default")
+    ap.add_argument("--pans", type=int, default=20, help="with --city: pans at street zoom")
+    ap.add_argument("--pan-zoom", type=int, default=15, help="with --city: the zoom panned at")
     a = ap.parse_args()
+    if a.city:
+        city_main(a)
+        return
 
     district, source = load(a.db)
     n = len(district.grids)
@@ -246,6 +263,239 @@ def main() -> None:
           and res.get("first_render_s_http_served", 0) <= 3.0 and res.get("external_requests", 0) == 0)
     res["targets_met"] = bool(ok)
     print(json.dumps(res, ensure_ascii=False))
+
+
+# ------------------------------------------------------------------ city scale (--city)
+
+
+def _pct(values, q):
+    import numpy as np
+
+    return round(float(np.percentile(values, q)), 1) if len(values) else None
+
+
+def _wire(request) -> int:
+    """Bytes of a finished request's answer on the wire: headers and the (encoded) body."""
+    sizes = request.sizes()
+    return int(sizes.get("responseBodySize", 0)) + int(sizes.get("responseHeadersSize", 0))
+
+
+def _stats(page) -> dict:
+    return page.evaluate("() => (window.GG && GG.tileStats) ? Object.assign({}, GG.tileStats) : null")
+
+
+def _wait_tiles(page, timeout: float = 60.0) -> dict:
+    """Poll until the tiles in view are all drawn (none pending, some drawn)."""
+    t0 = time.perf_counter()
+    while True:
+        st = _stats(page)
+        if st and st["requested"] > 0 and st["pending"] == 0:
+            return st
+        if time.perf_counter() - t0 > timeout:
+            raise TimeoutError(f"tiles still pending after {timeout} s: {st}")
+        time.sleep(0.02)
+
+
+def city_browser(base: str, headers: dict, n_grids: int, pans: int, pan_zoom: int,
+                 runs: int) -> dict:
+    """The tiled page and the inline page in Chromium: bytes on the wire until the first view is
+    drawn, first render, and (tiled) the longest blank tile while panning at street zoom."""
+    import random
+
+    from playwright.sync_api import sync_playwright
+
+    out: dict = {"external_requests": 0}
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+
+        def new_page():
+            ctx = b.new_context(viewport={"width": 1280, "height": 800}, extra_http_headers=headers)
+            page = ctx.new_page()
+            wire = {"bytes": 0, "tiles": 0, "tile_bytes": 0}
+
+            def done(r):
+                n = _wire(r)
+                wire["bytes"] += n
+                if r.url.endswith(".mvt"):
+                    wire["tiles"] += 1
+                    wire["tile_bytes"] += n
+
+            page.on("requestfinished", done)
+
+            def route(r):
+                if "//127.0.0.1" in r.request.url or r.request.url.startswith(("data:", "blob:", "about:")):
+                    r.continue_()
+                else:
+                    out["external_requests"] += 1
+                    r.abort()
+
+            page.route("**/*", route)
+            return ctx, page, wire
+
+        # the tiled page: cold tiles on the first run (encoded on request), cached after
+        first, firsts, tile_first = None, [], []
+        for i in range(runs + 1):
+            ctx, page, wire = new_page()
+            page.goto(base + "/map/tiles", wait_until="commit")
+            st = _wait_tiles(page)
+            rec = {"first_render_s": round(st["lastAt"] / 1000, 3),
+                   "first_tile_s": round(st["firstAt"] / 1000, 3),
+                   "page_bytes_on_wire": wire["bytes"], "tiles": wire["tiles"],
+                   "tile_bytes_on_wire": wire["tile_bytes"]}
+            if i == 0:
+                first = rec
+            else:
+                firsts.append(rec["first_render_s"])
+                tile_first.append(rec["first_tile_s"])
+            if i < runs:
+                ctx.close()
+        out["tiled_cold"] = first
+        out["first_render_s"] = statistics.median(firsts) if firsts else first["first_render_s"]
+        out["first_tile_s"] = statistics.median(tile_first) if tile_first else first["first_tile_s"]
+        out["page_bytes_on_wire"] = first["page_bytes_on_wire"]
+        out["tile_bytes_on_wire"] = first["tile_bytes_on_wire"]
+        out["first_view_tiles"] = first["tiles"]
+        print(f"  tiled page: first view drawn ({first['tiles']} tiles)", flush=True)
+
+        # panning at street zoom (buildings drawn): from the view's centre, N pans of half a
+        # screen in seeded directions, each waited for until every tile in view is drawn
+        rnd = random.Random(7)
+        page.evaluate(f"() => {{ const m = Object.values(GG.maps)[0].map; "
+                      f"m.setView(m.getCenter(), {pan_zoom}, {{animate: false}}); }}")
+        _wait_tiles(page)
+        page.evaluate("() => { GG.tileStats.loads = []; }")
+        blank = []
+        t0 = time.perf_counter()
+        for _ in range(pans):
+            dx, dy = rnd.choice([(640, 0), (-640, 0), (0, 400), (0, -400), (450, 300), (-450, -300)])
+            page.evaluate(f"() => Object.values(GG.maps)[0].map.panBy([{dx}, {dy}], "
+                          "{animate: true, duration: 0.25})")
+            time.sleep(0.3)
+            _wait_tiles(page)
+        out["pan_s"] = round(time.perf_counter() - t0, 2)
+        print(f"  panned {pans} times in {out['pan_s']} s", flush=True)
+        blank = _stats(page)["loads"]
+        out["pans"] = pans
+        out["pan_tiles"] = len(blank)
+        out["max_blank_tile_ms"] = round(max(blank), 1) if blank else None
+        out["tile_p50_ms"] = _pct(blank, 50)
+        out["tile_p99_ms"] = _pct(blank, 99)
+        ctx.close()
+
+        # the baseline: the inline coverage page (every grid and building in the page)
+        base_times = []
+        for i in range(runs + 1):
+            ctx, page, wire = new_page()
+            page.goto(base + "/", wait_until="commit")
+            page.locator("path.gg-grid").nth(n_grids - 1).wait_for(state="attached", timeout=300000)
+            t = page.evaluate("performance.now()") / 1000
+            page.wait_for_load_state("load")
+            print(f"  inline page: every grid drawn at {t:.2f} s", flush=True)
+            if i == 0:
+                out["baseline_page_bytes_on_wire"] = wire["bytes"]
+            else:
+                base_times.append(t)
+            ctx.close()
+        out["baseline_first_render_s"] = round(statistics.median(base_times), 3)
+        b.close()
+    return out
+
+
+def city_main(a) -> None:
+    """City scale: generate the layers (``boundaries/generate.py --city wuxi``, one district by
+    default, ``--district all`` for the whole city), build a store (seeded population, as
+    ``benchmarks/_citystore.py``), serve it (the real app, in this process, with the inline page
+    kept at ``/`` whatever the grid count, as the baseline) and measure in Chromium:
+
+    - ``page_bytes_on_wire``: everything the tiled page loads until its first view is drawn
+      (HTML, scripts, styles, tiles; as transferred, gzip where the service compresses);
+    - ``first_render_s``: navigation start → every tile of the first view drawn (median of
+      ``--runs`` after a first, cold run whose figures are printed too), ``first_tile_s`` the
+      first tile;
+    - panning: ``--pans`` pans of about half a screen at zoom ``--pan-zoom``; a tile's blank time
+      is from its creation to its drawing; ``max_blank_tile_ms``, ``tile_p50_ms``, ``tile_p99_ms``;
+    - the inline page (``/``) the same way: bytes on the wire and first render (every grid drawn).
+
+    Targets: page ≤ 1.5 MB on the wire, first render ≤ 2 s, no tile blank over 300 ms.
+    """
+    import httpx
+    import uvicorn
+
+    from api.app import create_app
+    from api.settings import Settings
+    from benchmarks._citystore import build_city_store, generate
+    from geo_grid.auth.users import add_user
+    from geo_grid.store import Store
+    from maps import routes as map_routes
+
+    work = a.work or Path(tempfile.mkdtemp(prefix="gg-city-"))
+    work.mkdir(parents=True, exist_ok=True)
+    db = work / "city.gpkg"
+    res: dict = {}
+    if not db.exists():
+        t = time.perf_counter()
+        summary = generate(work, None if a.district == "all" else a.district)
+        res["generate_s"] = round(time.perf_counter() - t, 1)
+        print(f"generated {summary} in {res['generate_s']} s")
+        built = build_city_store(work, db)
+        print(f"built store {db}: {built}")
+    store = Store(db)
+    try:
+        token = add_user(store, f"bench-{int(time.time())}", "admin", None)
+    finally:
+        store.close()
+    # the baseline is the inline page: keep it at / whatever the grid count
+    map_routes.TILED_ABOVE = 10 ** 9
+    app = create_app(Settings(db=db, build_if_missing=False))
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = time.perf_counter()
+    threading.Thread(target=srv.run, daemon=True).start()
+    while not srv.started:
+        time.sleep(0.1)
+    res["service_start_s"] = round(time.perf_counter() - t, 1)
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        district = app.state.service.view.district
+        res.update(grids=len(district.grids), buildings=len(district.buildings),
+                   communities=len(district.communities))
+        print(f"service on {db}: {res['grids']} grids, {res['buildings']} buildings, "
+              f"{res['communities']} communities (started in {res['service_start_s']} s)")
+        with httpx.Client(base_url=base, headers=headers, timeout=600) as c:
+            for path, name in (("/map/tiles", "tiled"), ("/", "inline")):
+                t = time.perf_counter()
+                r = c.get(path, headers={"Accept-Encoding": "gzip"})
+                res[f"{name}_html_build_s"] = round(time.perf_counter() - t, 2)
+                with c.stream("GET", path, headers={"Accept-Encoding": "gzip"}) as s:
+                    res[f"{name}_html_bytes_gzip"] = len(b"".join(s.iter_raw()))
+                res[f"{name}_html_bytes"] = len(r.content)
+        print(f"tiled page HTML: {res['tiled_html_bytes']:,} B ({res['tiled_html_bytes_gzip']:,} B gzip); "
+              f"inline page HTML: {res['inline_html_bytes']:,} B ({res['inline_html_bytes_gzip']:,} B gzip, "
+              f"built in {res['inline_html_build_s']} s)")
+        if not a.no_browser and Path(CHROMIUM).exists():
+            res.update(city_browser(base, headers, res["grids"], a.pans, a.pan_zoom, a.runs))
+            cold = res.pop("tiled_cold")
+            print(f"tiled page: {res['page_bytes_on_wire']:,} B on the wire for the first view "
+                  f"({res['first_view_tiles']} tiles, {res['tile_bytes_on_wire']:,} B); first render "
+                  f"{res['first_render_s']:.2f} s (first tile {res['first_tile_s']:.2f} s; cold tiles: "
+                  f"{cold['first_render_s']:.2f} s)")
+            res["first_render_cold_s"] = cold["first_render_s"]
+            print(f"panning ({res['pans']} pans at z{a.pan_zoom}, {res['pan_tiles']} tiles): longest blank "
+                  f"tile {res['max_blank_tile_ms']} ms, tile p50 {res['tile_p50_ms']} ms, "
+                  f"p99 {res['tile_p99_ms']} ms")
+            print(f"baseline inline page: {res['baseline_page_bytes_on_wire']:,} B on the wire, first "
+                  f"render {res['baseline_first_render_s']:.2f} s")
+            res["targets_met"] = bool(res["page_bytes_on_wire"] <= 1_500_000 and res["first_render_s"] <= 2.0
+                                      and (res["max_blank_tile_ms"] or 0) <= 300
+                                      and res["external_requests"] == 0)
+    finally:
+        srv.should_exit = True
+    keys = ("grids", "buildings", "page_bytes_on_wire", "first_render_s", "max_blank_tile_ms",
+            "tile_p50_ms", "tile_p99_ms")
+    last = {k: res.get(k) for k in keys}
+    last.update({k: v for k, v in res.items() if k not in last})
+    print(json.dumps(last, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ logical name              source
 ``font-awesome.css``      ``xstatic-font-awesome`` (served only; none of our maps needs it)
 ``geogrid.js/.css``       this package (``maps/static/geogrid``): search, fullscreen, legend,
                           popups built with ``textContent``, map sync
+``vectorgrid.js``         Leaflet.VectorGrid 1.3.0 from npm, bundled build, vendored in
+                          ``maps/static/vectorgrid`` with its licences (the tiled map only)
+``vtiles.js``             this package: the service's vector tiles as VectorGrid layers
 ========================  ==================================================================
 
 Two modes:
@@ -58,6 +61,7 @@ SERVED_DIRS: dict[str, Path] = {
     "jquery": Path(_xjq.BASE_DIR),
     "font-awesome": Path(_xfa.BASE_DIR),
     "geogrid": OWN_STATIC_DIR,
+    "vectorgrid": Path(__file__).parent / "static" / "vectorgrid",
 }
 #: Single files served beside the directories: URL path under the prefix → file on disk.
 SERVED_FILES: dict[str, Path] = {
@@ -76,6 +80,8 @@ ASSETS: dict[str, tuple[str, str]] = {
     "markercluster.js": ("js", "markercluster/leaflet.markercluster.js"),
     "leaflet-heat.js": ("js", "leaflet-heat/leaflet-heat.js"),
     "geogrid.js": ("js", "geogrid/geogrid.js"),
+    "vectorgrid.js": ("js", "vectorgrid/Leaflet.VectorGrid.bundled.min.js"),
+    "vtiles.js": ("js", "geogrid/vtiles.js"),
 }
 #: assets that cannot be inlined sensibly (web fonts): refused in inline mode
 SERVED_ONLY = {"jquery.js", "font-awesome.css"}

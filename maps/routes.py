@@ -4,8 +4,9 @@ Wire into the app::
 
     from maps import routes as map_routes
     map_routes.mount_static(app)          # /static/... from installed packages
-    app.include_router(map_routes.router) # GET /, /map/scenarios/{id}, /map/scenarios/{id}/compare,
-                                          #     /map/versions/{a}/diff/{b}
+    app.include_router(map_routes.router) # GET /, /map/tiles, /map/scenarios/{id},
+                                          #     /map/scenarios/{id}/compare, /map/versions/{a}/diff/{b}
+    app.include_router(map_routes.tile_router)  # GET /tiles/{layer}/{z}/{x}/{y}.mvt
 
 Where the data come from is kept in four small functions, :func:`district_of`,
 :func:`figures_of`, :func:`scenario_of` and :func:`roster_of` (the running ``ServiceState``
@@ -34,6 +35,8 @@ from maps import _data as D  # noqa: N812
 from maps.assets import SERVED_DIRS, SERVED_FILES, render_html
 from maps.coverage import coverage_map
 from maps.emergency import compare_page, emergency_map
+from maps.tile_routes import router as tile_router  # noqa: F401 - wired by api.app
+from maps.tiled import TILED_ABOVE, tiled_coverage_map
 from maps.versions import diff_map
 
 STATIC_PREFIX = "/static"
@@ -189,9 +192,24 @@ def _scenario_page(request: Request, sid: str, kind: str, render: Callable) -> H
 # ------------------------------------------------------------------ routes
 
 
+def _tiled_page(request: Request, district: District, version: str) -> HTMLResponse:
+    tiles = tiles_of(request)
+    key = ("tiled", version, tuple(sorted(tiles.items())))
+
+    def build() -> str:
+        return render_html(tiled_coverage_map(district, asset_mode="served",
+                                              static_prefix=STATIC_PREFIX, **tiles))
+
+    return _page(_cached(request, key, build), tiles)
+
+
 @router.get("/", response_class=HTMLResponse, summary="Interactive coverage map of the street")
 def coverage_page(request: Request) -> HTMLResponse:
+    """Every feature in the page; a district of more than ``TILED_ABOVE`` (2,000) grids gets
+    the tiled page of ``/map/tiles`` instead."""
     district, version = district_of(request)
+    if len(district.grids) > TILED_ABOVE:
+        return _tiled_page(request, district, version)
     tiles = tiles_of(request)
     homes = may_see_homes(request)
     key = ("coverage", version, homes, tuple(sorted(tiles.items())))
@@ -203,6 +221,15 @@ def coverage_page(request: Request) -> HTMLResponse:
 
     html = _cached(request, key, build)
     return _page(html, tiles)
+
+
+@router.get("/map/tiles", response_class=HTMLResponse,
+            summary="Coverage map loading grids and buildings as vector tiles (city scale)")
+def tiled_coverage_page(request: Request) -> HTMLResponse:
+    """The coverage map with no feature in the page: grids, coverage, buildings (from zoom 15)
+    and communities come from ``/tiles/{layer}/{z}/{x}/{y}.mvt`` for the part in view."""
+    district, version = district_of(request)
+    return _tiled_page(request, district, version)
 
 
 @router.get("/map/scenarios/{sid}", response_class=HTMLResponse, summary="Emergency map of a scenario")

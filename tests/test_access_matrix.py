@@ -130,6 +130,9 @@ EXPECTED: dict[str, Op] = {
     "GET /map/scenarios/{sid}": Op("read_personal", scoped=True),
     "GET /map/scenarios/{sid}/compare": Op("read_personal", scoped=True),
     "GET /map/versions/{a}/diff/{b}": Op("read"),
+    # the tiled coverage map and its vector tiles (cut for the caller's scope, as the grid list)
+    "GET /map/tiles": Op("read"),
+    "GET /tiles/{layer}/{z}/{x}/{y}.mvt": Op("read"),
     # a campaign's progress map and phone page (an unknown campaign)
     "GET /map/campaigns/{cid}": Op("read", ok=404),
     "GET /m/campaigns/{cid}": Op("campaign", ok=404),
@@ -265,7 +268,8 @@ def request_for(key: str, where: str, p: Places) -> tuple[str, str, dict]:
     url = (path.replace("{code}", code).replace("{member_id}", p.member[where])
            .replace("{sid}", sid).replace("{version}", "1").replace("{a}", "1")
            .replace("{b}", "1").replace("{collection_id}", "grids")
-           .replace("{feature_id}", p.grid[where]).replace("{rid}", "0" * 12))
+           .replace("{feature_id}", p.grid[where]).replace("{rid}", "0" * 12)
+           .replace("{layer}", "grids").replace("{z}", "0").replace("{x}", "0").replace("{y}", "0"))
     kw: dict = {}
     if key == "GET /api/v1/lookup":
         kw["params"] = {"lon": p.point[0], "lat": p.point[1]}

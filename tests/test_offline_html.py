@@ -106,7 +106,7 @@ def html_pages(app, client) -> list[str]:
 def test_every_html_page_loads_only_from_its_own_origin(served):
     app, origin, client = served
     pages = html_pages(app, client)
-    for expected in ("/", "/docs", "/redoc", "/docs/oauth2-redirect"):
+    for expected in ("/", "/map/tiles", "/docs", "/redoc", "/docs/oauth2-redirect"):
         assert expected in pages, pages
     found: dict[str, list[str]] = {}
     stylesheets: set[str] = set()

@@ -1,0 +1,87 @@
+"""A store of a whole generated district or city (``boundaries/generate.py --city wuxi``).
+
+The city generator writes every street of the chosen districts (``streets.geojson``); a store
+holds one street. For the map benchmarks the streets are merged into one outline (code: the
+first district's code and ``000``, a code no real street has) and the store is built as
+:func:`geo_grid.store.build_store` builds one — seeded synthetic households and members, the
+initial assignment — but written with :func:`geo_grid.store.build.build_store_from`, which does
+not ask community codes to extend the street's (the city's committees belong to many streets).
+
+    .venv/bin/python benchmarks/_citystore.py --district 320214 OUT_DIR   # layers + OUT_DIR/city.gpkg
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+# run as a script, this folder comes first on sys.path: a sibling module named like a standard
+# one (benchmarks/http.py) would shadow it, so the repository root replaces the folder
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
+
+FILES = ("streets", "communities", "grids", "buildings")
+
+
+def generate(out: Path, district: str | None) -> dict:
+    """Run the city generator into ``out`` (whole Wuxi, or one district) and return its summary."""
+    cmd = [sys.executable, str(ROOT / "boundaries" / "generate.py"), "--city", "wuxi"]
+    if district:
+        cmd += ["--district", district]
+    done = subprocess.run([*cmd, str(out)], check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def build_city_store(layers_dir: Path, db: Path) -> dict:
+    """Build the store ``db`` from the generator's files in ``layers_dir``; counts and seconds."""
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    from geo_grid.assign import initial_assignment
+    from geo_grid.district import District
+    from geo_grid.population import PopulationParams, generate_households, generate_members
+    from geo_grid.store.build import build_store_from, now_iso
+
+    t0 = time.perf_counter()
+    raw = {name: pyogrio.read_dataframe(layers_dir / f"{name}.geojson") for name in FILES}
+    streets = raw["streets"]
+    code = str(streets["district_code"].iloc[0]) + "000"
+    name = "、".join(dict.fromkeys(streets["district_name"].astype(str)))
+    street = gpd.GeoDataFrame({"code": [code], "name": [name]},
+                              geometry=[shapely.union_all(streets.geometry.to_numpy())], crs=streets.crs)
+    comm, grids, bld = (raw[k].drop(columns=["synthetic"], errors="ignore")
+                        for k in ("communities", "grids", "buildings"))
+    params = PopulationParams()
+    households = generate_households(bld, seed=params.seed)
+    district = District(street, comm, grids, bld, households=households)
+    members = generate_members(district, params)
+    district = District(street, comm, grids, bld, households=households, members=members)
+    assignment = initial_assignment(district)
+    district = District(street, comm, grids, bld, households=households, members=members,
+                        assignment=assignment)
+    meta = {"boundaries_version": f"city-{code}", "boundaries": str(layers_dir), "built_at": now_iso(),
+            "population_params": json.dumps(params.__dict__),
+            "synthetic": "street outline, grids, buildings, households and members are synthetic"}
+    build_store_from(db, district, meta, force=True)
+    return {"grids": len(grids), "buildings": len(bld), "communities": len(comm),
+            "households": len(households), "members": len(members),
+            "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--district", default="320214", help="a district code, or 'all' for the city")
+    a = ap.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    print(json.dumps(generate(a.out, None if a.district == "all" else a.district)))
+    print(json.dumps(build_city_store(a.out, a.out / "city.gpkg")))
+
+
+if __name__ == "__main__":
+    main()
