@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, create_engine, inspect, select, text
+from sqlalchemy import Table, create_engine, insert, inspect, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
 
@@ -112,6 +112,26 @@ def insert_ignore(conn: Connection, table: Table):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(table).on_conflict_do_nothing()
+
+
+def bulk_insert(conn: Connection, table: Table, rows: list[dict]) -> None:
+    """Insert many rows: one ``INSERT`` with many parameter sets, or, for an attribute table on
+    PostgreSQL, ``COPY FROM STDIN`` (several times faster for the hundred thousand households
+    of a street). The rows are written in the connection's transaction either way."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql" or "geom" in table.c:
+        conn.execute(insert(table), rows)
+        return
+    names = list(rows[0])
+    cols = ", ".join(f'"{c}"' for c in names)
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        with cursor.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as copy:
+            for r in rows:
+                copy.write_row([r[c] for c in names])
+    finally:
+        cursor.close()
 
 
 def declare(conn: Connection, table: Table, *, description: str | None = None,
@@ -204,8 +224,7 @@ class GpkgBackend:
             self._write_and_replace(fill, carry)
 
     def _write_and_replace(self, fill: Fill, carry: bool) -> None:
-        from geo_grid.store.build import carry_accounts
-        from geo_grid.store.gpkg import configure_engine, init_gpkg
+        from geo_grid.store.gpkg import carry_accounts, configure_engine, init_gpkg
 
         path = self.path
         tmp = path.with_name(f".{path.name}.building-{os.getpid()}")
@@ -480,5 +499,5 @@ def open_backend(locator: Any) -> GpkgBackend | PostgisBackend:
     return GpkgBackend(loc)
 
 
-__all__ = ["GpkgBackend", "PostgisBackend", "StoreURL", "declare", "declare_attributes",
+__all__ = ["GpkgBackend", "PostgisBackend", "StoreURL", "bulk_insert", "declare", "declare_attributes",
            "display", "insert_ignore", "is_url", "locate", "open_backend", "store_tables"]

@@ -13,14 +13,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import create_engine, insert
+from sqlalchemy import insert
 
 from geo_grid.district import LAYERS, District
 from geo_grid.errors import StoreError
 from geo_grid.layers import DEFAULT_BOUNDARIES, load_layers
 from geo_grid.population import PopulationParams, generate_households, generate_members
 from geo_grid.store import schema
-from geo_grid.store.backend import declare, display, locate, open_backend
+from geo_grid.store.backend import bulk_insert, declare, display, locate, open_backend
 from geo_grid.topology import validate
 
 Progress = Callable[[str, float], None]
@@ -53,23 +53,6 @@ def _multi(geoms):
     return [shapely.MultiPolygon([g]) if g.geom_type == "Polygon" else g for g in geoms]
 
 
-def write_store(path: Path, district: District, *, meta: dict[str, str],
-                progress: Progress | None = None) -> None:
-    """Write a complete GeoPackage store to ``path`` (which must not exist yet)."""
-    from geo_grid.store.gpkg import configure_engine, init_gpkg
-
-    # the file is temporary (moved into place whole, or deleted): its rollback journal is kept
-    # in memory, so a killed build leaves only the file itself behind
-    engine = configure_engine(create_engine(f"sqlite:///{path}"), wal=False,
-                              journal_mode="MEMORY")
-    try:
-        with engine.begin() as conn:
-            init_gpkg(conn)
-            fill_store(conn, district, meta=meta, progress=progress)
-    finally:
-        engine.dispose()
-
-
 def fill_store(conn, district: District, *, meta: dict[str, str],
                progress: Progress | None = None) -> None:
     """Create the store's tables on ``conn`` (an empty store, inside a transaction) and write
@@ -96,16 +79,16 @@ def fill_store(conn, district: District, *, meta: dict[str, str],
             progress(f"wrote {name}", 1)
     # an imported street has no households or members yet: an empty insert is skipped
     if len(district.households):
-        conn.execute(insert(schema.households), _records(
+        bulk_insert(conn, schema.households, _records(
             district.households,
             [c.name for c in schema.households.columns if c.name != "fid"]))
     if len(district.members):
-        conn.execute(insert(schema.members), _records(
+        bulk_insert(conn, schema.members, _records(
             district.members, [c.name for c in schema.members.columns if c.name != "fid"]))
     stamp = now_iso()
     a = district.assignment.assign(valid_from=stamp, valid_to=None, scenario_id=None)
     if len(a):
-        conn.execute(insert(schema.assignments), _records(
+        bulk_insert(conn, schema.assignments, _records(
             a, [c.name for c in schema.assignments.columns if c.name != "fid"]))
     conn.execute(insert(schema.meta), [{"key": k, "value": v} for k, v in meta.items()])
     # the layers as built are boundary version 1; edits add the next ones
@@ -273,32 +256,3 @@ def remove_stale_builds(db: Path) -> list[Path]:
 #: layers neither locks the office out nor breaks the trail.
 CARRIED_TABLES = ("users", "sessions", "audit")
 CARRIED_META = ("audit_head",)
-
-
-def carry_accounts(old: Path, new: Path) -> None:
-    """Copy the accounts, sessions and audit trail of the store at ``old`` into ``new``."""
-    import sqlite3
-
-    con = sqlite3.connect(new)
-    try:
-        con.execute("ATTACH DATABASE ? AS old", (str(old),))
-        have = {r[0] for r in con.execute("SELECT name FROM old.sqlite_master WHERE type='table'")}
-        for table in CARRIED_TABLES:
-            if table in have:
-                cols = [r[1] for r in con.execute(f'PRAGMA old.table_info("{table}")')]
-                mine = {r[1] for r in con.execute(f'PRAGMA main.table_info("{table}")')}
-                names = ", ".join(f'"{c}"' for c in cols if c in mine)
-                con.execute(f'DELETE FROM main."{table}"')
-                con.execute(
-                    f'INSERT INTO main."{table}" ({names}) SELECT {names} FROM old."{table}"')
-        if "geo_grid_meta" in have:
-            for key in CARRIED_META:
-                row = con.execute("SELECT value FROM old.geo_grid_meta WHERE key = ?",
-                                  (key,)).fetchone()
-                if row is not None:
-                    con.execute("INSERT OR REPLACE INTO main.geo_grid_meta (key, value) "
-                                "VALUES (?, ?)", (key, row[0]))
-        con.commit()
-        con.execute("DETACH DATABASE old")
-    finally:
-        con.close()

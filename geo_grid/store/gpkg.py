@@ -13,6 +13,7 @@ and use WAL with a busy timeout so that concurrent readers are safe.
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import shapely
 from pyproj import CRS
@@ -281,3 +282,35 @@ def add_rtree_index(conn: Connection, table: str, column: str = "geom", fid: str
     conn.exec_driver_sql(
         "INSERT OR REPLACE INTO gpkg_extensions VALUES (?, ?, ?, ?, 'write-only')",
         (table, column, RTREE_EXTENSION, RTREE_DEFINITION))
+
+
+def carry_accounts(old: Path, new: Path) -> None:
+    """Copy the accounts, sessions and audit trail of the GeoPackage store at ``old`` into the
+    one at ``new`` (a rebuild of the file keeps them)."""
+    import sqlite3
+
+    from geo_grid.store.build import CARRIED_META, CARRIED_TABLES
+
+    con = sqlite3.connect(new)
+    try:
+        con.execute("ATTACH DATABASE ? AS old", (str(old),))
+        have = {r[0] for r in con.execute("SELECT name FROM old.sqlite_master WHERE type='table'")}
+        for table in CARRIED_TABLES:
+            if table in have:
+                cols = [r[1] for r in con.execute(f'PRAGMA old.table_info("{table}")')]
+                mine = {r[1] for r in con.execute(f'PRAGMA main.table_info("{table}")')}
+                names = ", ".join(f'"{c}"' for c in cols if c in mine)
+                con.execute(f'DELETE FROM main."{table}"')
+                con.execute(
+                    f'INSERT INTO main."{table}" ({names}) SELECT {names} FROM old."{table}"')
+        if "geo_grid_meta" in have:
+            for key in CARRIED_META:
+                row = con.execute("SELECT value FROM old.geo_grid_meta WHERE key = ?",
+                                  (key,)).fetchone()
+                if row is not None:
+                    con.execute("INSERT OR REPLACE INTO main.geo_grid_meta (key, value) "
+                                "VALUES (?, ?)", (key, row[0]))
+        con.commit()
+        con.execute("DETACH DATABASE old")
+    finally:
+        con.close()

@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import inspect, select
 
 from geo_grid.errors import StoreError
-from geo_grid.store.backend import declare, display, locate, open_backend, store_tables
+from geo_grid.store.backend import bulk_insert, declare, display, locate, open_backend, store_tables
 from geo_grid.store.store import Store
 
 #: Rows written per statement.
@@ -74,7 +74,7 @@ def migrate(source: Any, target: Any, *, force: bool = False,
                     table.create(conn)
                     rows = [dict(r) for r in sconn.execute(select(*cols)).mappings()]
                     for i in range(0, len(rows), CHUNK):
-                        conn.execute(insert(table), rows[i:i + CHUNK])
+                        bulk_insert(conn, table, rows[i:i + CHUNK])
                     declare(conn, table)
                     counts[table.name] = len(rows)
                     if progress:
