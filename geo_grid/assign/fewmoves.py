@@ -67,16 +67,20 @@ def one_taker_per_building(problem: Problem, params: Params, old: np.ndarray,
         changed = 0
         for b, lst in split:
             total = sum(d for _, d in lst)
-            mine = dict(lst)
             cand = np.asarray(tree.query_ball_point(problem.building_xy[b],
                                                     params.walk_limit_m * (1 + 1e-12)), np.int64)
             cand = cand[taker_ok[cand]]
-            room = cap[cand] - load[cand] + np.array([mine.get(int(c), 0) for c in cand], np.int64)
-            cand = cand[room >= total]
+            # what each candidate already takes of this building counts as room
+            taking = np.zeros(len(cand), np.int64)
+            for m, d in lst:
+                taking[cand == m] += d
+            room = cap[cand] - load[cand] + taking
+            ok = room >= total
+            cand, taking = cand[ok], taking[ok]
             if not len(cand):
                 continue
             dist = np.hypot(*(problem.member_xy[cand] - problem.building_xy[b]).T)
-            rank = np.where(is_r[cand], 0, np.where([int(c) in mine for c in cand], 1, 2))
+            rank = np.where(is_r[cand], 0, np.where(taking > 0, 1, 2))
             t = int(cand[np.lexsort((dist, rank))[0]])
             for m, d in lst:
                 if m == t:

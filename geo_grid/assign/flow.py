@@ -21,6 +21,9 @@ With a current assignment (rebalancing), each current pair ``(m, b)`` keeps the 
 arc only: to that building. Members not available, or with no capacity, have no arcs.
 
 The solve is deterministic: arcs are generated and ordered the same way for the same input.
+A network of two million candidate pairs or more (a city, not a street or a district) is solved
+in parts: by connected components, big ones by tiles, with the coverage checked exactly (see
+:mod:`geo_grid.assign.decompose`, which also says how to switch it off or on).
 """
 
 from __future__ import annotations
@@ -63,6 +66,18 @@ def capacity_int(problem: Problem, params: Params) -> np.ndarray:
     """Integer capacity per member (0 when not available)."""
     c = np.floor(np.asarray(problem.capacity) * params.scale + 1e-9).astype(np.int64)
     return np.where(problem.available, c, 0)
+
+
+def sorted_unique(a: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of an integer array, by sorting.
+
+    ``np.unique`` without ``return_inverse`` goes through a hash table in numpy 2.x, which is
+    far slower than a sort on millions of keys (seconds against a tenth of a second).
+    """
+    s = np.sort(np.asarray(a).ravel())
+    if len(s) < 2:
+        return s
+    return s[np.r_[True, s[1:] != s[:-1]]]
 
 
 def _distances(problem: Problem, m: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -249,7 +264,7 @@ def augmenting_arcs(problem: Problem, params: Params, dem: np.ndarray, cap: np.n
         seen_m[new_m] = True
         found = found or bool(spare[new_m].any())
         carried = pb[seen_m[pm] & ~seen_b[pb] & (pf > 0)]
-        frontier = np.unique(carried)
+        frontier = sorted_unique(carried)
         seen_b[frontier] = True
     if not found:
         return None
@@ -261,7 +276,7 @@ def augmenting_arcs(problem: Problem, params: Params, dem: np.ndarray, cap: np.n
 def _make_arcs(problem: Problem, params: Params, m: np.ndarray, b: np.ndarray,
                sealed_members: np.ndarray | None = None) -> Arcs:
     nb = max(problem.n_buildings, 1)
-    key = np.unique(m.astype(np.int64) * nb + b.astype(np.int64))
+    key = sorted_unique(m.astype(np.int64) * nb + b.astype(np.int64))
     m, b = key // nb, key % nb
     dist = _distances(problem, m, b)
     keep = dist <= params.walk_limit_m
@@ -358,7 +373,38 @@ def solve(problem: Problem, params: Params | None = None, *, use_current: bool =
 
 def _solve_arcs(problem: Problem, params: Params, arcs: Arcs, dem: np.ndarray, cap: np.ndarray,
                 use_current: bool, member_penalty: np.ndarray | None = None):
-    nm, nb = problem.n_members, problem.n_buildings
+    if len(arcs) >= _decompose_from():
+        from geo_grid.assign.decompose import solve_parts
+
+        return solve_parts(problem, params, arcs, dem, cap, use_current, member_penalty)
+    t_pair, t_cap, t_cost, U = transport_arcs(problem, params, arcs, dem, cap, use_current,
+                                              member_penalty)
+    pair_flow, unc, obj = network_solve(arcs.m[t_pair], arcs.b[t_pair], t_cap, t_cost, dem, cap,
+                                        U, problem.n_members, problem.n_buildings)
+    pair_flow = np.bincount(t_pair, weights=pair_flow, minlength=len(arcs)).astype(np.int64)
+    used = pair_flow > 0
+    return (arcs.m[used], arcs.b[used], pair_flow[used]), unc, obj
+
+
+def _decompose_from() -> float:
+    """Arcs from which a solve is split into parts (:mod:`geo_grid.assign.decompose`)."""
+    from geo_grid.assign.decompose import current_settings
+
+    return current_settings().min_arcs
+
+
+def transport_arcs(problem: Problem, params: Params, arcs: Arcs, dem: np.ndarray,
+                   cap: np.ndarray, use_current: bool, member_penalty: np.ndarray | None = None):
+    """The member → building arcs of the network and the price of uncovered load.
+
+    Returns
+    -------
+    (t_pair, t_cap, t_cost, U)
+        Network arc ``i`` runs along candidate pair ``t_pair[i]`` with capacity ``t_cap[i]`` and
+        unit cost ``t_cost[i]`` (rebalancing gives a kept pair two arcs: its kept share at the
+        plain cost, the rest at the cost plus the penalty); ``U`` is the uncovered price.
+    """
+    nb = problem.n_buildings
     cost = _arc_costs(problem, params, arcs)
     n_pairs = len(arcs)
     pair = np.arange(n_pairs)
@@ -394,19 +440,30 @@ def _solve_arcs(problem: Problem, params: Params, arcs: Arcs, dem: np.ndarray, c
         longest = params.walk_limit_m + params.cross_grid_penalty_m + max(
             float(np.max(member_penalty, initial=0)), params.penalty_m)
         U = int((np.count_nonzero(cap) + 1) * (np.ceil(longest) + 1))
+    return t_pair, t_cap, t_cost, U
 
+
+def network_solve(tm: np.ndarray, tb: np.ndarray, t_cap: np.ndarray, t_cost: np.ndarray,
+                  dem: np.ndarray, cap: np.ndarray, U: int, nm: int, nb: int):
+    """Solve the network: member ``tm[i]`` → building ``tb[i]`` arcs, members giving up to
+    ``cap``, buildings taking ``dem`` (the rest uncovered at ``U`` a unit).
+
+    Returns
+    -------
+    (flow per arc, uncovered per building, optimal cost), integers.
+    """
     src = 0
     member_node = 1 + np.arange(nm)
     building_node = 1 + nm + np.arange(nb)
     has_cap = np.flatnonzero(cap > 0)
     has_dem = np.flatnonzero(dem > 0)
     tails = np.concatenate([
-        member_node[arcs.m[t_pair]],
+        member_node[tm],
         np.full(len(has_cap), src),
         np.full(len(has_dem), src),
     ]).astype(np.int64)
     heads = np.concatenate([
-        building_node[arcs.b[t_pair]],
+        building_node[tb],
         member_node[has_cap],
         building_node[has_dem],
     ]).astype(np.int64)
@@ -422,13 +479,11 @@ def _solve_arcs(problem: Problem, params: Params, arcs: Arcs, dem: np.ndarray, c
     status = smcf.solve()
     if status != smcf.OPTIMAL:
         raise SolverFailed(f"min-cost flow returned {status!r}", status=str(status))
-    n_t = len(t_pair)
+    n_t = len(tm)
     flows = smcf.flows(np.arange(len(tails)))
-    pair_flow = np.bincount(t_pair, weights=flows[:n_t], minlength=n_pairs).astype(np.int64)
     unc = np.zeros(nb, np.int64)
     unc[has_dem] = flows[n_t + len(has_cap):]
-    used = pair_flow > 0
-    return (arcs.m[used], arcs.b[used], pair_flow[used]), unc, int(smcf.optimal_cost())
+    return flows[:n_t].astype(np.int64), unc, int(smcf.optimal_cost())
 
 
 def unit_ranges(b: np.ndarray, share: np.ndarray, units: np.ndarray) -> np.ndarray:

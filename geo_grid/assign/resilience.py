@@ -59,6 +59,20 @@ def _covered(need_b: np.ndarray, ok: np.ndarray, give: np.ndarray) -> bool:
     return smf.optimal_flow() >= need
 
 
+def _upper_bound(need_b: np.ndarray, ok: np.ndarray, give: np.ndarray, n_team: int) -> int:
+    """The largest ``k <= n_team`` for which the members from row ``k`` on give at least the
+    total need, and at least each building's need over their arcs to it (−1 if none): every
+    ``k`` the max flow covers passes, so the answer is at most this."""
+    n, nb = ok.shape
+    suf = np.zeros((n + 1, nb), np.int64)
+    tot = np.zeros(n + 1, np.int64)
+    if n:
+        suf[:n] = np.cumsum((ok * give[:, None])[::-1], axis=0)[::-1]
+        tot[:n] = np.cumsum(give[::-1])[::-1]
+    feas = (suf[:n_team + 1] >= need_b[None, :]).all(axis=1) & (tot[:n_team + 1] >= need_b.sum())
+    return int(np.argmin(feas)) - 1 if not feas.all() else n_team
+
+
 def resilience(problem: Problem, flow: np.ndarray, params: Params | None = None,
                fragile_at: int = 0) -> pd.DataFrame:
     """Losses each grid can take (see the module docstring).
@@ -92,11 +106,11 @@ def resilience(problem: Problem, flow: np.ndarray, params: Params | None = None,
     tree = cKDTree(problem.member_xy[helpers]) if len(helpers) else None
     rows = []
     fg = problem.building_grid[flow[:, 1]] if len(flow) else np.zeros(0, dtype=object)
-    order = np.argsort(fg, kind="stable")
-    fg_sorted = fg[order]
+    rows_of = pd.Series(fg).groupby(fg, sort=False).indices if len(fg) else {}
+    none = np.zeros(0, np.int64)
+    helper_xy = problem.member_xy[helpers]
     for g, bidx in grids.groupby(grids, sort=True).indices.items():
-        lo_, hi_ = np.searchsorted(fg_sorted, g, "left"), np.searchsorted(fg_sorted, g, "right")
-        rows_g = flow[order[lo_:hi_]]
+        rows_g = flow[rows_of.get(g, none)]
         if len(rows_g):
             tm, inv = np.unique(rows_g[:, 0], return_inverse=True)
             on_g = np.bincount(inv, weights=rows_g[:, 2]).astype(np.int64)
@@ -106,9 +120,17 @@ def resilience(problem: Problem, flow: np.ndarray, params: Params | None = None,
             team, give = np.zeros(0, np.int64), np.zeros(0, np.int64)
         bidx = np.asarray(bidx)
         if tree is not None:
-            near = tree.query_ball_point(problem.building_xy[bidx], r=params.walk_limit_m)
-            near = np.unique(np.concatenate([np.asarray(x, np.int64) for x in near]))
-            extra = np.setdiff1d(helpers[near], team)
+            # helpers within the limit of a building of the grid: one query around the grid's
+            # centre, then the distances (a helper reaching none would add an empty row only)
+            bxy = problem.building_xy[bidx]
+            centre = bxy.mean(axis=0)
+            radius = float(np.hypot(*(bxy - centre).T).max())
+            near = np.sort(np.asarray(tree.query_ball_point(
+                centre, r=params.walk_limit_m + radius + 1e-6), np.int64))
+            d = helper_xy[near][:, None, :] - bxy[None, :, :]
+            near = near[(np.hypot(d[..., 0], d[..., 1]) <= params.walk_limit_m).any(axis=1)]
+            extra = helpers[near]  # sorted and distinct, like helpers
+            extra = extra[~np.isin(extra, team)]
             extra = extra[~problem.sealed_in[extra]]
         else:
             extra = np.zeros(0, np.int64)
@@ -116,10 +138,16 @@ def resilience(problem: Problem, flow: np.ndarray, params: Params | None = None,
         give_all = np.concatenate([give, spare[extra]])
         need_b = dem[bidx]
         ok = _reach(problem, params, bidx, team_all)  # once per grid: losses drop leading rows
-        if not _covered(need_b, ok, give_all):
+        # a necessary condition, cheap for every k at once: what the members left can give,
+        # in all and to each building alone, reaches the need; the largest such k is an upper
+        # bound of the answer, and usually the answer (one max flow instead of a search)
+        top = _upper_bound(need_b, ok, give_all, len(team))
+        if top >= 0 and _covered(need_b, ok[top:], give_all[top:]):
+            k = top
+        elif top <= 0 or not _covered(need_b, ok, give_all):
             k = -1
         else:
-            lo, hi = 0, len(team)  # covered with lo losses; find the largest
+            lo, hi = 0, top - 1  # covered with lo losses; find the largest
             while lo < hi:
                 mid = (lo + hi + 1) // 2
                 if _covered(need_b, ok[mid:], give_all[mid:]):
