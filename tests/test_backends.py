@@ -9,7 +9,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -138,12 +142,48 @@ def test_api_over_http(backend, district):
         assert http.get(f"/api/v1/scenarios/{sid}").json()["status"] == "applied"
         assert http.post("/api/v1/assignments/revert").status_code == 200
         assert http.get(f"/api/v1/scenarios/{sid}").json()["status"] == "reverted"
+        # a door-to-door campaign: a visit sent twice (and eight times at once) counts once
+        grid = str(district.buildings.grid_code.value_counts().index[0])
+        r = http.post("/api/v1/campaigns", json={
+            "name": "入户排查", "deadline": (datetime.now(UTC) + timedelta(days=2)).isoformat(),
+            "scope": {"grids": [grid]}})
+        assert r.status_code == 201, r.text
+        visits = f"/api/v1/campaigns/{r.json()['id']}/visits"
+        b = district.buildings[district.buildings.grid_code == grid].iloc[0]
+        v = {"id": str(uuid.uuid4()), "building": str(b.code), "unit": "1", "status": "done",
+             "households_reached": 1, "member": None, "at": datetime.now(UTC).isoformat()}
+        first = http.post(visits, json=v)
+        assert first.status_code == 201, first.text
+        with ThreadPoolExecutor(8) as pool:
+            again = list(pool.map(lambda _: httpx.post(url + visits, json=v, headers=url.headers,
+                                                       timeout=60), range(8)))
+        assert {a.status_code for a in again} == {200}
+        assert all(a.json() == first.json() for a in again)
         trail = http.get("/api/v1/audit").json()
-        assert {"scenario", "apply"} <= {e["action"] for e in trail}
+        assert {"scenario", "apply", "campaign"} <= {e["action"] for e in trail}
     store = Store(backend)
     try:
         assert audit.verify(store)[0]
         assert len(list_users(store)) == 1  # the admin the test server was started with
+    finally:
+        store.close()
+
+
+def test_users_sessions_and_audit(backend):
+    """Accounts, sessions and the audit trail (a changed entry is found) on each backend."""
+    from geo_grid.store import schema
+    from tests import test_auth_core as core
+
+    store = Store(backend)
+    try:
+        core.test_audit_records_and_filters(store)
+        core.test_first_admin_one_time_token(store)
+        core.test_sessions(store)
+        a = schema.audit
+        with store.engine.begin() as conn:
+            conn.execute(a.update().where(a.c.seq == 3).values(user="someone else"))
+        ok, seq, why = audit.verify(store)
+        assert not ok and seq == 3 and "changed" in why
     finally:
         store.close()
 

@@ -140,13 +140,13 @@ def record_visit(store, cid: str, visit: Visit, author: str) -> tuple[dict[str, 
                                               int(before) + visit.households_reached)}
             text = json.dumps(answer, ensure_ascii=False)
             # the UNIQUE id makes a concurrent duplicate a no-op (the lock already orders them)
-            inserted = conn.execute(insert_ignore(conn, cv).values(
+            inserted = insert_ignore(conn, cv, dict(
                 id=visit.id, campaign_id=cid, building_code=visit.building, unit=visit.unit,
                 households_reached=visit.households_reached, status=visit.status,
                 member_id=visit.member, at=visit.at,
                 recorded_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                recorded_by=author, answer=text)).rowcount
-            if inserted == 1:
+                recorded_by=author, answer=text))
+            if inserted:
                 return answer, True
             done = conn.execute(select(cv.c.campaign_id, cv.c.answer)
                                 .where(cv.c.id == visit.id)).first()

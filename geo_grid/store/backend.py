@@ -105,13 +105,20 @@ def store_tables() -> list[Table]:
             tradeoffs]
 
 
-def insert_ignore(conn: Connection, table: Table):
-    """An ``INSERT`` that skips rows whose unique key is taken (``ON CONFLICT DO NOTHING``)."""
+def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
+    """Insert one row unless its unique key is taken (``INSERT ... ON CONFLICT DO NOTHING``);
+    whether it was inserted."""
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing()
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        # the driver's row count is not kept for an INSERT with RETURNING (which SQLAlchemy
+        # adds for the primary key): ask for the row instead
+        stmt = pg_insert(table).values(**values).on_conflict_do_nothing()
+        return conn.execute(stmt.returning(*table.primary_key.columns)).first() is not None
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return conn.execute(sqlite_insert(table).values(**values).on_conflict_do_nothing()
+                        ).rowcount == 1
 
 
 def bulk_insert(conn: Connection, table: Table, rows: list[dict]) -> None:
