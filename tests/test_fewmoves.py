@@ -95,3 +95,40 @@ def test_merge_keeps_coverage_capacity_and_limit(seed):
     assert np.all(walk <= params.walk_limit_m + 1e-6)
     # never more moves than the flow's own answer
     assert rows(scn, params, old, merged) <= rows(scn, params, old, sol.flow)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fewer_takers_same_coverage_fewer_moves(seed, monkeypatch):
+    import sys
+
+    from geo_grid.assign.rebalance import Reinforcement, Scenario, with_reinforcements
+
+    rb = sys.modules["geo_grid.assign.rebalance"]
+    params = Params(walk_limit_m=700.0)
+    p = with_current(synthetic_problem(60, 600, 450, seed=seed), params)
+    rng = np.random.default_rng(seed)
+    # two reinforcements where the members are densest, a fifth of the members out
+    from geo_grid.crs import from_metric
+    reinfs = []
+    for i, (x, y) in enumerate(p.building_xy[rng.choice(p.n_buildings, 2, replace=False)]):
+        lon, lat = from_metric(x, y)
+        reinfs.append(Reinforcement(id=f"R{i}", kind="volunteer", lon=float(lon),
+                                    lat=float(lat), capacity=40.0))
+    q = with_reinforcements(p, reinfs, 4549)
+    out = np.zeros(q.n_members, bool)
+    out[rng.choice(p.n_members, p.n_members // 5, replace=False)] = True
+    kw = dict(unavailable=out, sealed=np.zeros(q.n_buildings, bool), demand=q.demand,
+              scenario=Scenario(reinforcements=tuple(reinfs)), n_reinforcements=2)
+    full = rb.rebalance_problem(q, params, **kw)
+    monkeypatch.setattr(rb, "FEWER_TAKERS_SOLVES", 0)
+    one = rb.rebalance_problem(q, params, **kw)
+    s_full, s_one = full.summary, one.summary
+    assert s_full["uncovered_load"] == s_one["uncovered_load"]
+    assert (s_full["moves"] + s_full["reinforcements_used"]
+            <= s_one["moves"] + s_one["reinforcements_used"])
+    # the answer is a valid assignment: capacities and the walking limit hold
+    f = full.solution.flow
+    cap = capacity_int(q.with_(available=q.available & ~out), params)
+    assert np.all(np.bincount(f[:, 0], weights=f[:, 2], minlength=q.n_members) <= cap)
+    walk = np.hypot(*(q.member_xy[f[:, 0]] - q.building_xy[f[:, 1]]).T)
+    assert np.all(walk <= params.walk_limit_m + 1e-6)

@@ -196,6 +196,8 @@ def test_reference_district_reinforcements_cut_moves(district):
               f"reinforcements used {s.get('reinforcements_used', 0)}, "
               f"placements {len(s.get('placements', []))}")
     assert helped.summary["moves"] < plain.summary["moves"]
+    # the target of the disruption budget on this scenario: everything covered, ≤ 900 moves
+    assert helped.summary["uncovered_load"] == 0 and helped.summary["moves"] <= 900
     assert helped.summary["uncovered_load"] <= plain.summary["uncovered_load"]
     assert helped.summary["uncovered_buildings"] <= plain.summary["uncovered_buildings"]
     assert all(p["reason"] for p in helped.summary["placements"])

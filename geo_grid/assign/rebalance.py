@@ -797,8 +797,10 @@ def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarr
         ``move_weight × params.penalty_m`` (default weight 2). Both prices sit far below the
         price of uncovered load and above any difference of walks, so the solve covers all it
         can first, then prefers placing reinforcements to moving members, then walks least.
-        The prices are per load unit, so "fewest moves" is approximate (a flow cannot price a
-        count). ``scenario.max_moves`` is applied by re-solving: if the moves exceed it, only
+        The prices are per load unit, and a flow cannot price a count; so with reinforcements
+        or a ``move_weight`` the moves are then brought down by re-solving with fewer takers
+        (see :func:`_fewer_takers`: the same coverage, fewer moves plus reinforcements used).
+        ``scenario.max_moves`` is applied by re-solving instead: if the moves exceed it, only
         the members taking the most load in the first solve, as many as the budget allows, may
         take new load; this is repeated a few times and ``max_moves_met`` says whether the cap
         held (moves that only drop load, e.g. of members out, cannot be avoided).
@@ -831,17 +833,12 @@ def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarr
         w = weight if weight is not None else (2.0 if n_reinforcements else 1.0)
         pen = np.full(nm, int(round(P * w)), np.int64)
         pen[is_r] = int(round(P))
-    sol = solve(scn, params, use_current=not from_scratch, member_penalty=pen)
-    moves = _moves(scn, old, sol.flow, problem.demand, demand, params)
+    settle = _Settle(scn, params, old, problem.demand, demand, is_r, not from_scratch)
+    sol, moves = settle(pen)
     if max_moves is not None:
-        sol, moves = _cap_moves(scn, params, old, sol, moves, problem.demand, demand, is_r,
-                                pen, max_moves, not from_scratch)
-    if not from_scratch:
-        # the flow is indifferent to how many people share a hand-over; merge them
-        merged = one_taker_per_building(scn, params, old, sol.flow, is_r)
-        if len(merged) != len(sol.flow) or not np.array_equal(merged, sol.flow):
-            sol = with_flow(scn, params, sol, merged)
-            moves = _moves(scn, old, sol.flow, problem.demand, demand, params)
+        sol, moves = _cap_moves(scn, params, settle, sol, moves, is_r, pen, max_moves)
+    elif n_reinforcements or weight is not None:
+        sol, moves = _fewer_takers(scn, params, settle, sol, moves, is_r, pen)
     after = coverage(scn, sol.flow, params)
     placements = _placements(scn, sol, moves, is_r, params)
     if n_reinforcements:
@@ -917,13 +914,38 @@ def _member_moves(moves: pd.DataFrame, is_r: np.ndarray, scn: Problem) -> pd.Dat
     return moves[~moves["to_member"].isin(r_ids)]
 
 
-def _cap_moves(scn, params, old, sol, moves, old_demand, new_demand, is_r, pen, max_moves,
-               use_current, rounds: int = 4):
+class _Settle:
+    """One solve of a rebalance with given member prices, its split hand-overs merged, and its
+    moves: what every re-solve of the disruption budget repeats."""
+
+    def __init__(self, scn, params, old, old_demand, new_demand, is_r, use_current):
+        self.scn, self.params, self.old, self.is_r = scn, params, old, is_r
+        self.old_demand, self.new_demand, self.use_current = old_demand, new_demand, use_current
+
+    def __call__(self, pen):
+        sol = solve(self.scn, self.params, use_current=self.use_current, member_penalty=pen)
+        if self.use_current:
+            # the flow is indifferent to how many people share a hand-over; merge them
+            merged = one_taker_per_building(self.scn, self.params, self.old, sol.flow, self.is_r)
+            if len(merged) != len(sol.flow) or not np.array_equal(merged, sol.flow):
+                sol = with_flow(self.scn, self.params, sol, merged)
+        return sol, _moves(self.scn, self.old, sol.flow, self.old_demand, self.new_demand,
+                           self.params)
+
+
+def _base_prices(scn, params, pen) -> np.ndarray:
+    if pen is not None:
+        return pen
+    return np.full(scn.n_members, int(round(params.penalty_m)), np.int64)
+
+
+def _cap_moves(scn, params, settle, sol, moves, is_r, pen, max_moves, rounds: int = 4):
     """Re-solve while the member moves exceed ``max_moves``: only the takers of the most load
-    (as many as fit in the budget, counting their moves) may take new load."""
-    nm = scn.n_members
-    base = pen if pen is not None else np.full(nm, int(round(params.penalty_m)), np.int64)
-    allowed = np.ones(nm, bool)
+    (as many as fit in the budget, counting their moves) may take new load. Stops early when
+    the set of takers allowed does not change (the same solve again)."""
+    base = _base_prices(scn, params, pen)
+    idx = {str(m): i for i, m in enumerate(scn.member_ids.astype(str))}
+    seen = None
     for _ in range(rounds):
         mm = _member_moves(moves, is_r, scn)
         if len(mm) <= max_moves:
@@ -933,12 +955,61 @@ def _cap_moves(scn, params, old, sol, moves, old_demand, new_demand, is_r, pen, 
         taken = mm[mm["to_member"].notna()].groupby("to_member")["load"].agg(["sum", "size"]) \
             .sort_values(["sum", "size"], ascending=[False, True], kind="stable")
         keep = taken.index[np.cumsum(taken["size"].to_numpy()) <= max(budget, 0)]
-        idx = {str(m): i for i, m in enumerate(scn.member_ids.astype(str))}
         allowed = is_r.copy()
         allowed[[idx[str(m)] for m in keep]] = True
-        p2 = np.where(allowed, base, -1)
-        sol = solve(scn, params, use_current=use_current, member_penalty=p2)
-        moves = _moves(scn, old, sol.flow, old_demand, new_demand, params)
+        key = allowed.tobytes()
+        if key == seen:
+            break
+        seen = key
+        sol, moves = settle(np.where(allowed, base, -1))
+    return sol, moves
+
+
+#: :func:`_fewer_takers`: the first share of takers left out, the smallest, and the most solves
+FEWER_TAKERS_FIRST, FEWER_TAKERS_LAST, FEWER_TAKERS_SOLVES = 0.5, 0.05, 6
+
+
+def _disruption(scn, sol, moves, is_r) -> int:
+    """Member moves plus reinforcements used: what the disruption budget keeps low."""
+    f = sol.flow
+    used = len(np.unique(f[is_r[f[:, 0]], 0])) if len(f) else 0
+    return len(_member_moves(moves, is_r, scn)) + used
+
+
+def _fewer_takers(scn, params, settle, sol, moves, is_r, pen):
+    """The second level of the disruption budget's objective: fewer moves at the same coverage.
+
+    The flow prices load, not hand-overs, so it spreads new load over every member with a
+    little room. A share of the members taking the least new load are barred from taking any
+    (their current buildings stay theirs) and the rebalance is solved again; the answer is kept
+    when it covers as much with fewer moves plus reinforcements used, and the same share is tried again on top of it;
+    when it is not, the share is halved (from ``FEWER_TAKERS_FIRST`` down to
+    ``FEWER_TAKERS_LAST``, at most ``FEWER_TAKERS_SOLVES`` solves).
+    """
+    base = _base_prices(scn, params, pen)
+    idx = {str(m): i for i, m in enumerate(scn.member_ids.astype(str))}
+    covered = int(sol.uncovered_int.sum())
+    allowed = np.ones(scn.n_members, bool)
+    best_n = _disruption(scn, sol, moves, is_r)
+    share = FEWER_TAKERS_FIRST
+    for _ in range(FEWER_TAKERS_SOLVES):
+        if share < FEWER_TAKERS_LAST:
+            break
+        mm = _member_moves(moves, is_r, scn)
+        taken = mm[mm["to_member"].notna()].groupby("to_member")["load"].sum() \
+            .sort_values(kind="stable")
+        drop = taken.index[:int(np.ceil(share * len(taken)))]
+        if not len(drop):
+            break
+        trial = allowed.copy()
+        trial[[idx[str(m)] for m in drop]] = False
+        trial |= is_r
+        s2, m2 = settle(np.where(trial, base, -1))
+        n2 = _disruption(scn, s2, m2, is_r)
+        if int(s2.uncovered_int.sum()) <= covered and n2 < best_n:
+            sol, moves, allowed, best_n = s2, m2, trial, n2
+        else:
+            share /= 2
     return sol, moves
 
 
