@@ -188,6 +188,31 @@ def test_users_sessions_and_audit(backend):
         store.close()
 
 
+def test_pool_rosters_and_tradeoff_curves(backend, tmp_path):
+    """The reinforcement pool (points imported, read back at a scenario's time), kept rosters
+    found by their scenario, and kept trade-off curves, on each backend."""
+    from geo_grid.rosters.store import get_roster, latest_roster_id, save_roster
+    from geo_grid.store.tradeoffs import count_tradeoffs, get_tradeoff, save_tradeoff
+    from tests import test_pool
+
+    test_pool.test_scenario_pool_resolves_at_its_time(backend, tmp_path)
+    store = Store(backend)
+    try:
+        sid = hist.save_scenario(store, "s", {"unavailable_fraction": 0.1}, {"x": 1}, None)
+        other = hist.save_scenario(store, "t", {"unavailable_fraction": 0.2}, {"x": 2}, None)
+        first = save_roster(store, {"scenario": sid, "days": 1}, {"shifts": []})
+        newer = save_roster(store, {"scenario": sid, "days": 2}, {"shifts": [1]})
+        save_roster(store, {"scenario": other, "note": sid}, {"shifts": []})  # mentions sid only
+        assert latest_roster_id(store, sid) == newer["id"] != first["id"]
+        assert latest_roster_id(store, "nope") is None
+        assert get_roster(store, first["id"])["spec"] == {"scenario": sid, "days": 1}
+        save_tradeoff(store, sid, "k1", {"points": [1, 2]})
+        save_tradeoff(store, sid, "k1", {"points": [3]})
+        assert get_tradeoff(store, "k1") == {"points": [3]} and count_tradeoffs(store, sid) == 1
+    finally:
+        store.close()
+
+
 def _give_history(locator, district) -> None:
     """A store with some of everything: a boundary edit, assignment versions, a scenario,
     accounts and audit entries."""

@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 
 from geo_grid.errors import NotFound
 from geo_grid.store import schema
@@ -41,6 +41,14 @@ def latest_roster_id(store, scenario: str) -> str | None:
     or None when no roster does. Cheap: only the requests are read, not the results."""
     r = schema.rosters
     with store.engine.connect() as conn:
-        return conn.execute(select(r.c.id)
-                            .where(func.json_extract(r.c.spec, "$.scenario") == scenario)
-                            .order_by(r.c.fid.desc()).limit(1)).scalar()
+        # the requests that mention the id at all (plain SQL on every backend), newest first;
+        # the one that names it as its scenario is found by reading them
+        rows = conn.execute(select(r.c.id, r.c.spec).where(r.c.spec.contains(scenario))
+                            .order_by(r.c.fid.desc()))
+        for rid, spec in rows:
+            try:
+                if json.loads(spec).get("scenario") == scenario:
+                    return rid
+            except (ValueError, AttributeError):
+                continue
+    return None
