@@ -169,6 +169,18 @@ def test_api_over_http(backend, district):
         store.close()
 
 
+def test_http_split_and_lookup_as_of(backend, district):
+    """A grid split over HTTP, the lookup at a time before it, and the edits refused, with the
+    app served in this process (``serve_app``) on each backend."""
+    from api.app import create_app
+    from api.settings import Settings
+    from tests.test_api import serve_app
+
+    with serve_app(create_app(Settings(db=backend, build_if_missing=False))) as url, \
+            authed(url, timeout=120) as client:
+        test_grid_edits.test_http_split_lookup_as_of_and_refusals(client, district)
+
+
 def test_users_sessions_and_audit(backend):
     """Accounts, sessions and the audit trail (a changed entry is found) on each backend."""
     from geo_grid.store import schema
