@@ -117,7 +117,8 @@ def new_pg_database(template: str | None = None):
     import uuid
 
     name = f"gg_test_{uuid.uuid4().hex[:12]}"
-    _pg_admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template or "template0"}" ENCODING \'UTF8\' '
+              "LC_COLLATE 'C' LC_CTYPE 'C'")
     return pg_url(name)
 
 

@@ -407,7 +407,8 @@ class PostgisBackend:
                 engine.dispose()
 
     def ensure_database(self) -> None:
-        """Create the database (from the server's ``postgres`` database) if it does not exist."""
+        """Create the database (from the server's ``postgres`` database) if it does not exist,
+        UTF-8 with the ``C`` collation (text sorted by bytes, as in the GeoPackage)."""
         admin = create_engine(self.url.set(database="postgres"), poolclass=NullPool,
                               isolation_level="AUTOCOMMIT")
         try:
@@ -416,7 +417,10 @@ class PostgisBackend:
                                      {"d": self.url.database}).first()
                 if not known:
                     name = self.url.database.replace('"', '""')
-                    conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+                    # byte order for text, as SQLite compares: codes, names and addresses
+                    # sort the same way on both backends
+                    conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE template0 '
+                                         "ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'")
         except Exception as exc:
             raise StoreError(f"cannot reach or create the database of {self}: "
                              f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}") from exc
