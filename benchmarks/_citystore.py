@@ -7,7 +7,7 @@ first district's code and ``000``, a code no real street has) and the store is b
 initial assignment — but written with :func:`geo_grid.store.build.build_store_from`, which does
 not ask community codes to extend the street's (the city's committees belong to many streets).
 
-    .venv/bin/python benchmarks/_citystore.py --district 320214 OUT_DIR   # layers + OUT_DIR/city.gpkg
+    .venv/bin/python benchmarks/_citystore.py --district 320214[,320213...] OUT_DIR   # + OUT_DIR/city.gpkg
 """
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ FILES = ("streets", "communities", "grids", "buildings")
 
 
 def generate(out: Path, district: str | None) -> dict:
-    """Run the city generator into ``out`` (whole Wuxi, or one district) and return its summary."""
+    """Run the city generator into ``out`` (whole Wuxi, or the districts of a comma-separated
+    list of codes) and return its summary."""
     cmd = [sys.executable, str(ROOT / "boundaries" / "generate.py"), "--city", "wuxi"]
-    if district:
-        cmd += ["--district", district]
+    for code in (district or "").split(","):
+        if code.strip():
+            cmd += ["--district", code.strip()]
     done = subprocess.run([*cmd, str(out)], check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -50,13 +52,24 @@ def build_city_store(layers_dir: Path, db: Path) -> dict:
     t0 = time.perf_counter()
     raw = {name: pyogrio.read_dataframe(layers_dir / f"{name}.geojson") for name in FILES}
     streets = raw["streets"]
-    code = str(streets["district_code"].iloc[0]) + "000"
+    code = str(streets["district_code"].min()) + "000"
     name = "、".join(dict.fromkeys(streets["district_name"].astype(str)))
     street = gpd.GeoDataFrame({"code": [code], "name": [name]},
                               geometry=[shapely.union_all(streets.geometry.to_numpy())], crs=streets.crs)
     comm, grids, bld = (raw[k].drop(columns=["synthetic"], errors="ignore")
                         for k in ("communities", "grids", "buildings"))
+    import dataclasses
+
+    if bld["address"].duplicated().any():
+        # the store holds addresses once; across districts the generator repeats some: each is
+        # written with its district's name in front, as a city-wide address is
+        names = dict(zip(streets["district_code"].astype(str), streets["district_name"], strict=False))
+        bld = bld.assign(address=[names.get(str(c)[:6], "") + str(a)
+                                  for c, a in zip(bld["code"], bld["address"], strict=True)])
+
     params = PopulationParams()
+    # at least one party branch per organisation (one organisation per community at least)
+    params = dataclasses.replace(params, branches=max(params.branches, 2 * len(comm)))
     households = generate_households(bld, seed=params.seed)
     district = District(street, comm, grids, bld, households=households)
     members = generate_members(district, params)
@@ -76,7 +89,8 @@ def build_city_store(layers_dir: Path, db: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("out", type=Path)
-    ap.add_argument("--district", default="320214", help="a district code, or 'all' for the city")
+    ap.add_argument("--district", default="320214",
+                    help="district codes (comma-separated), or 'all' for the city")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     print(json.dumps(generate(a.out, None if a.district == "all" else a.district)))

@@ -21,7 +21,7 @@ The last line is a JSON object with every figure.
 City scale (``--city``): the tiled coverage page (``/map/tiles``, vector tiles) against the inline
 one (``/``, every feature in the page) on a generated district or city — see :func:`city_main`::
 
-    .venv/bin/python benchmarks/maps.py --city [--district 320214 | --district all] [--pans 20]
+    .venv/bin/python benchmarks/maps.py --city [--district 320214[,320213,...] | --district all] [--pans 20]
 """
 
 from __future__ import annotations
@@ -164,7 +164,8 @@ def main() -> None:
     ap.add_argument("--city", action="store_true",
                     help="city scale: the tiled coverage page against the inline one (see city_main)")
     ap.add_argument("--district", default="320214",
-                    help="with --city: the district generated (a code), or 'all' for all of Wuxi")
+                    help="with --city: the districts generated (codes, comma-separated), or 'all' "
+                         "for all of Wuxi")
     ap.add_argument("--work", type=Path, default=None,
                     help="with --city: folder of the generated layers and store (kept; reused "
                          "when it holds them already); a temporary one by default")

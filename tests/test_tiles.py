@@ -326,3 +326,25 @@ def test_tiled_page_draws_tiles_offline_and_shows_names_as_text(tmp_path):
             p.close()
         finally:
             browser.close()
+
+
+def test_the_coverage_page_is_tiled_above_the_threshold(monkeypatch):
+    """``/`` inlines every feature for a street, and is the tiled page for a district of more
+    than ``TILED_ABOVE`` grids (lowered here to the synthetic district's size)."""
+    from fastapi import FastAPI
+
+    from maps import routes
+
+    d = synthetic_district()
+    app = FastAPI()
+    app.state.district = d
+    routes.mount_static(app)
+    app.include_router(routes.router)
+    with serve_app(app) as url:
+        inline = httpx.get(url + "/", timeout=60).text
+        assert str(d.grids["name"].iloc[0]) in inline and "vtiles.js" not in inline
+        monkeypatch.setattr(routes, "TILED_ABOVE", len(d.grids) - 1)
+        tiled = httpx.get(url + "/", timeout=60).text
+        assert "vtiles.js" in tiled and "/tiles/grids/{z}/{x}/{y}.mvt" in tiled
+        assert str(d.grids["name"].iloc[0]) not in tiled
+        assert tiled == httpx.get(url + "/map/tiles", timeout=60).text
