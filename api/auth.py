@@ -147,11 +147,21 @@ class AuthMiddleware:
         self.public_lookup = public_lookup
         self.tokens = _TTLCache()
         self.sessions = _TTLCache()
+        self._epoch = 0
 
     def _store(self, scope: Scope):
         return scope["app"].state.service.store
 
+    def _fresh(self, scope: Scope) -> None:
+        # another process changed accounts, tokens or sessions (a notification bumped the
+        # service's epoch): what was cached may no longer hold
+        epoch = getattr(scope["app"].state.service, "credentials_epoch", 0)
+        if epoch != self._epoch:
+            self.forget()
+            self._epoch = epoch
+
     def _by_token(self, scope: Scope, token: str) -> Principal | None:
+        self._fresh(scope)
         key = _digest(token)
         hit = self.tokens.get(key)
         if hit is None:
@@ -162,6 +172,7 @@ class AuthMiddleware:
         return None if hit is ANONYMOUS else hit
 
     def _by_session(self, scope: Scope, sid: str) -> tuple[Principal, str] | None:
+        self._fresh(scope)
         key = _digest(sid)
         hit = self.sessions.get(key)
         if hit is None:

@@ -67,6 +67,9 @@ class ServiceState:
     _scenarios: OrderedDict = field(default_factory=OrderedDict)
     _versions: OrderedDict = field(default_factory=OrderedDict)
     _versions_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Bumped when accounts, tokens or sessions changed in the store (told by another
+    #: process): the auth middleware then drops the credentials it cached.
+    credentials_epoch: int = 0
 
     @classmethod
     def open(cls, store: Store) -> ServiceState:
@@ -92,6 +95,38 @@ class ServiceState:
                 return False
             self.reload()
         return True
+
+    def watch(self):
+        """Listen to the store's change notifications (PostGIS) and load every change made by
+        another process as soon as it commits; returns the stop (None on a GeoPackage, where
+        reads compare versions once a second instead, see :attr:`check_interval`).
+
+        The reloads run in the listener's thread, never on the event loop; requests keep
+        reading the previous snapshot until the new one is swapped in."""
+        if self.store.backend.kind != "postgis":
+            return None
+        from geo_grid.store.changes import Listener
+
+        listener = Listener(str(self.store.locator), self.changed).start()
+        listener.listening.wait(10)
+        return listener.stop
+
+    def changed(self, what: str, version: str = "") -> None:
+        """Load what a store change notification announced (see :mod:`geo_grid.store.changes`):
+        the same path as after this process's own change, and nothing when this process made
+        it (its snapshot already has that version)."""
+        if what == "users":
+            self.credentials_epoch += 1
+            return
+        if what == "import":
+            # new layers and a new history: nothing of the old snapshot is reused
+            with self.write_lock:
+                if self.store.assignment_version() != self.snapshot.assignment_version:
+                    self.reopen(locked=True)
+            return
+        if what == "reconnect":  # notifications sent while nobody listened are lost
+            self.credentials_epoch += 1
+        self.refresh()
 
     @property
     def district(self) -> District:

@@ -30,6 +30,7 @@ from geo_grid.auth.roles import ANY_SCOPE_DIGITS, ROLES, SCOPE_DIGITS, Principal
 from geo_grid.errors import Conflict, InvalidInput, NotFound
 from geo_grid.store import schema
 from geo_grid.store.build import now_iso
+from geo_grid.store.changes import notify
 from geo_grid.store.history import _immediate
 from geo_grid.store.store import Store
 
@@ -196,6 +197,7 @@ def disable_user(store: Store, name: str) -> None:
         _require(conn, name)
         conn.execute(update(u).where(u.c.name == name).values(disabled=True))
         conn.execute(delete(schema.sessions).where(schema.sessions.c.user_name == name))
+        notify(conn, "users", name)  # other services drop the credentials they cached
 
 
 def new_token(store: Store, name: str) -> str:
@@ -211,6 +213,7 @@ def new_token(store: Store, name: str) -> str:
     with _immediate(store) as conn:
         _require(conn, name)
         conn.execute(update(u).where(u.c.name == name).values(token_hash=_sha256(token)))
+        notify(conn, "users", name)
     return token
 
 
@@ -382,6 +385,7 @@ def end_session(store: Store, session_id: str) -> None:
     s = schema.sessions
     with _immediate(store) as conn:
         conn.execute(delete(s).where(s.c.id_hash == _sha256(session_id or "")))
+        notify(conn, "users")  # the session stops working on the other services too
 
 
 __all__ = ["MIN_PASSWORD", "User", "add_user", "authenticate_token", "check_password",

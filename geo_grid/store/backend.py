@@ -449,6 +449,9 @@ class PostgisBackend:
                     fill(conn)
                     write_carried(conn, kept)
                     reset_sequences(conn)
+                    from geo_grid.store.changes import notify
+
+                    notify(conn, "import")  # services serving the database load the new store
             except Exception as exc:
                 raise _build_error(self.locator, exc) from exc
             finally:

@@ -24,6 +24,7 @@ from geo_grid.figures import FIGURES_VERSION, Figures
 from geo_grid.store import schema
 from geo_grid.store.backend import declare_attributes
 from geo_grid.store.build import _records, now_iso
+from geo_grid.store.changes import notify
 from geo_grid.store.store import Store
 
 ASSIGNMENT_COLUMNS = ("member_id", "building_code", "load", "distance_m", "share", "units")
@@ -207,6 +208,9 @@ def _push(conn, stamp: str, previous: str | None, kind: str, scenario_id: str | 
     conn.execute(insert(schema.assignment_versions).values(
         version=stamp, previous=previous, kind=kind, scenario_id=scenario_id,
         flipped=json.dumps(flipped or []), created_at=now_iso()))
+    # every assignment version (apply, revert, boundary edit, import of people) tells the
+    # services serving the store, when this transaction commits
+    notify(conn, "assignment", stamp)
 
 
 def carry_over(conn, store: Store, kind: str) -> str:
@@ -289,7 +293,8 @@ def apply_scenario(store: Store, sid: str) -> dict[str, Any]:
         if row["base_version"] != current:
             raise Conflict(
                 f"scenario {sid} was computed against assignment {row['base_version']}, "
-                f"but {current} is current now; compute the scenario again")
+                f"but {current} is current now; compute the scenario again",
+                current=current, base=row["base_version"])
         _ensure_versions(conn)
         result = json.loads(row["result"])
         unavailable = list(result.get("unavailable", []))
