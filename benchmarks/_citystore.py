@@ -61,11 +61,14 @@ def build_city_store(layers_dir: Path, db: Path) -> dict:
     import dataclasses
 
     if bld["address"].duplicated().any():
-        # the store holds addresses once; across districts the generator repeats some: each is
-        # written with its district's name in front, as a city-wide address is
-        names = dict(zip(streets["district_code"].astype(str), streets["district_name"], strict=False))
-        bld = bld.assign(address=[names.get(str(c)[:6], "") + str(a)
-                                  for c, a in zip(bld["code"], bld["address"], strict=True)])
+        # the store (and the address matcher) hold an address once; across districts the
+        # generator repeats some: the road or compound of each takes its district's short name
+        # in front (新吴春雷家园1栋)
+        names = dict(zip(streets["district_code"].astype(str),
+                         streets["district_name"].astype(str).str.rstrip("区市"), strict=False))
+        prefix = [names.get(str(c)[:6], "") for c in bld["code"]]
+        bld = bld.assign(**{col: [p + str(v) if v is not None else v for p, v in zip(prefix, bld[col], strict=True)]
+                            for col in ("address", "compound") if col in bld.columns})
 
     params = PopulationParams()
     # at least one party branch per organisation (one organisation per community at least)
