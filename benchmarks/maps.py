@@ -467,8 +467,11 @@ def city_main(a) -> None:
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     t = time.perf_counter()
-    threading.Thread(target=srv.run, daemon=True).start()
+    runner = threading.Thread(target=srv.run, daemon=True)
+    runner.start()
     while not srv.started:
+        if not runner.is_alive():
+            raise SystemExit("the service did not start (see the error above)")
         time.sleep(0.1)
     res["service_start_s"] = round(time.perf_counter() - t, 1)
     base = f"http://127.0.0.1:{port}"
