@@ -104,6 +104,13 @@ def tree_rss_mib(pid: int) -> float:
     return total / 1024
 
 
+def mem_available_mib() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 1024
+    return float("inf")
+
+
 def dir_mib(path: Path) -> float:
     return path.stat().st_size / 2**20
 
@@ -129,10 +136,14 @@ def build_gpkg(scale: str, district: str, work: Path, res: dict) -> Path:
         built["build_s"] = round(time.perf_counter() - t, 1)
     else:
         from benchmarks._citystore import build_city_store, generate
-        t = time.perf_counter()
-        generate(work, None if scale == "city" else district)
-        built["generate_s"] = round(time.perf_counter() - t, 1)
-        print(f"generated the layers in {built['generate_s']} s", flush=True)
+        if (work / "manifest.json").exists() and (work / "buildings.geojson").exists():
+            print(f"reusing the generated layers in {work}", flush=True)
+        else:
+            t = time.perf_counter()
+            generate(work, None if scale == "city" else district)
+            built["generate_s"] = round(time.perf_counter() - t, 1)
+            print(f"generated the layers in {built['generate_s']} s", flush=True)
+        built["addresses_prefixed"] = unique_addresses(work)
         s = build_city_store(work, db)
         built["build_s"] = s["seconds"]
     built["gpkg_mib"] = round(dir_mib(db), 1)
@@ -140,6 +151,31 @@ def build_gpkg(scale: str, district: str, work: Path, res: dict) -> Path:
     info.write_text(json.dumps(built))
     res.update(built)
     return db
+
+
+def unique_addresses(work: Path) -> int:
+    """Make the generated buildings' addresses unique (the store requires it): across the city,
+    village and compound addresses repeat from one street to another (东湖村12号 in two
+    districts), so a repeated address is prefixed with its district's and street's names, as a
+    postal address would be (and, still repeated within one street, followed by the code). Returns
+    how many addresses were prefixed (0: the file is left as it is)."""
+    import pyogrio
+
+    path = work / "buildings.geojson"
+    b = pyogrio.read_dataframe(path)
+    dup = b["address"].duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return 0
+    streets = pyogrio.read_dataframe(work / "streets.geojson", read_geometry=False)
+    names = dict(zip(streets["code"].astype(str),
+                     streets["district_name"].astype(str) + streets["name"].astype(str), strict=False))
+    prefix = b["code"].astype(str).str[:9].map(names).fillna("")
+    b.loc[dup, "address"] = prefix[dup] + b.loc[dup, "address"]
+    again = b["address"].duplicated(keep=False).to_numpy()  # same compound name in one street
+    b.loc[again, "address"] = b.loc[again, "address"] + "（" + b.loc[again, "code"].astype(str) + "）"
+    pyogrio.write_dataframe(b, path, driver="GeoJSON")
+    print(f"{int(dup.sum()):,} repeated building addresses prefixed with their district and street", flush=True)
+    return int(dup.sum())
 
 
 def admin_sql(sql: str, fetch: bool = False):
@@ -201,24 +237,39 @@ def locator_bytes(loc) -> int:
     return n + loc.codes.nbytes
 
 
-def measure_lookup(district, n_points: int, sjoin_points: int, res: dict) -> np.ndarray:
+def raster_cells(district, cell_deg: float) -> int:
+    """Cells of the locator's raster over the grids' bounding box (as GridLocator.build cuts it)."""
+    minx, miny, maxx, maxy = district.grids.total_bounds
+    return (int(np.ceil((maxx - minx + cell_deg) / cell_deg)) + 1) * (
+        int(np.ceil((maxy - miny + cell_deg) / cell_deg)) + 1)
+
+
+def measure_lookup(district, n_points: int, sjoin_points: int, res: dict,
+                   cell_deg: float = 1e-4) -> np.ndarray:
     import geopandas as gpd
     import pandas as pd
 
     from geo_grid.locator import GridLocator
 
     grids = district.grids[["code", "geometry"]]
+    res["locator_cell_deg"] = cell_deg
+    res["locator_cells"] = raster_cells(district, cell_deg)
+    res["locator_cells_service"] = raster_cells(district, 1e-4)
     gc.collect()
     r0 = rss_mib()
+    reset_peak()
     t = time.perf_counter()
-    loc = GridLocator.build(grids["code"], grids.geometry.array)
+    loc = GridLocator.build(grids["code"], grids.geometry.array, cell_deg=cell_deg)
     res["locator_build_s"] = round(time.perf_counter() - t, 3)
     res["locator_rss_mib"] = round(rss_mib() - r0, 1)
+    res["locator_build_peak_mib"] = round(hwm_mib() - r0, 1)
+    res["locator_build_bytes_per_cell"] = round(res["locator_build_peak_mib"] * 2**20 / res["locator_cells"])
     res["locator_index_mib"] = round(locator_bytes(loc) / 2**20, 1)
     res["locator_bytes_per_grid"] = round(locator_bytes(loc) / len(grids))
     print(f"locator: built in {res['locator_build_s']} s, index {res['locator_index_mib']} MiB "
-          f"({res['locator_bytes_per_grid']:,} B per grid; RSS +{res['locator_rss_mib']} MiB), "
-          f"raster {loc.nx}x{loc.ny}", flush=True)
+          f"({res['locator_bytes_per_grid']:,} B per grid; RSS +{res['locator_rss_mib']} MiB, "
+          f"build peak +{res['locator_build_peak_mib']:,} MiB), raster {loc.nx}x{loc.ny} cells of "
+          f"{cell_deg:g} deg", flush=True)
 
     outline = district.street.geometry.iloc[0]
     pts = outline_points(outline, n_points, 42)
@@ -357,8 +408,52 @@ def measure_rebalance(db: Path, res: dict) -> None:
 
 # ----------------------------------------------------------------------------- HTTP
 
-def measure_http(dbs: dict[str, object], pts: np.ndarray, seconds: int, slices: int, res: dict) -> None:
-    """Both services up at once (2 workers each); wrk slices on each alternate."""
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def start_server(bh, db, port: int, workers: int, deadline_s: float = 900) -> subprocess.Popen:
+    """As ``benchmarks/http.py`` starts it, with a longer wait: at district and city scale each
+    worker builds its locator and views for a minute or more before it answers."""
+    import urllib.request
+    env = {**os.environ, "GEO_GRID_DB": str(db), "GEO_GRID_BUILD_IF_MISSING": "false"}
+    cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+           "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    deadline, ok = time.time() + deadline_s, 0
+    while ok < 4 * workers:  # several answers in a row: every worker has started
+        if proc.poll() is not None or time.time() > deadline:
+            stop(proc)
+            raise RuntimeError("the server exited" if proc.poll() else "the server did not start")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                ok += r.status == 200
+        except OSError:
+            ok = 0
+            time.sleep(0.5)
+    return proc
+
+
+def run_slices(bh, order, urls, scripts, procs, seconds, slices, runs) -> None:
+    """A one-second warm-up of each (service, route), then ``slices`` rounds of them."""
+    for label, name in order:
+        bh.wrk(urls[label], scripts[name], 1, 64, 2)
+    for _ in range(slices):
+        for label, name in order:
+            runs.setdefault(name, []).append(
+                bh.wrk(urls[label], scripts[name], seconds, 64, 2, procs[label].pid))
+
+
+def measure_http(dbs: dict[str, object], pts: np.ndarray, seconds: int, slices: int, res: dict,
+                 together: bool = False) -> None:
+    """The service on each backend (2 workers), loaded with wrk: one after the other, or with
+    ``together`` both up at once and their slices alternating (fairer under a varying load,
+    twice the memory)."""
     import urllib.request
 
     import benchmarks.http as bh
@@ -368,6 +463,7 @@ def measure_http(dbs: dict[str, object], pts: np.ndarray, seconds: int, slices: 
     tmp = Path(tempfile.mkdtemp(prefix="gg-city-http-"))
     queries = [f"/api/v1/lookup?lon={x:.6f}&lat={y:.6f}&crs=wgs84" for x, y in pts[:10_000]]
     procs, urls, scripts = {}, {}, {}
+    runs: dict[str, list[dict]] = {}
     try:
         for label, db in dbs.items():
             store = Store(db)
@@ -381,39 +477,33 @@ def measure_http(dbs: dict[str, object], pts: np.ndarray, seconds: int, slices: 
                 res["_token"] = token
             port = bh.free_port()
             t = time.perf_counter()
-            procs[label] = bh.start_server(db, port, 2)
+            procs[label] = start_server(bh, db, port, 2)
             urls[label] = f"http://127.0.0.1:{port}"
             res[f"http_start_s_{label}"] = round(time.perf_counter() - t, 1)
             res[f"http_rss_mib_{label}"] = round(tree_rss_mib(procs[label].pid), 1)
             print(f"service on {label}: up in {res[f'http_start_s_{label}']} s, "
                   f"{res[f'http_rss_mib_{label}']:,} MiB resident (2 workers)", flush=True)
-        if "gpkg" in urls:  # the inline coverage page, as a browser gets it (gzip)
-            req = urllib.request.Request(urls["gpkg"] + "/", headers={
-                "Authorization": f"Bearer {res.pop('_token')}", "Accept-Encoding": "gzip"})
-            t = time.perf_counter()
-            with urllib.request.urlopen(req, timeout=600) as r:
-                body = r.read()
-            res["inline_page_bytes_gzip"] = len(body)
-            res["inline_page_build_s"] = round(time.perf_counter() - t, 2)
-            print(f"inline coverage page: {len(body):,} B gzip (first answer "
-                  f"{res['inline_page_build_s']} s)", flush=True)
-        order = [("gpkg", "noop")] if "gpkg" in urls else []
-        order += [(label, label) for label in dbs]
-        for label, name in order:  # warm up
-            bh.wrk(urls[label], scripts[name], 1, 64, 2)
-        runs: dict[str, list[dict]] = {}
-        for _ in range(slices):
-            for label, name in order:
-                runs.setdefault(name, []).append(
-                    bh.wrk(urls[label], scripts[name], seconds, 64, 2, procs[label].pid))
+            if label == "gpkg":  # the inline coverage page, as a browser gets it (gzip)
+                req = urllib.request.Request(urls["gpkg"] + "/", headers={
+                    "Authorization": f"Bearer {res.pop('_token')}", "Accept-Encoding": "gzip"})
+                t = time.perf_counter()
+                with urllib.request.urlopen(req, timeout=600) as r:
+                    body = r.read()
+                res["inline_page_bytes_gzip"] = len(body)
+                res["inline_page_build_s"] = round(time.perf_counter() - t, 2)
+                print(f"inline coverage page: {len(body):,} B gzip (first answer "
+                      f"{res['inline_page_build_s']} s)", flush=True)
+            if not together:  # one service at a time (memory): its slices, then stop it
+                run_slices(bh, [("gpkg", "noop")] * (label == "gpkg") + [(label, label)],
+                           urls, scripts, procs, seconds, slices, runs)
+                stop(procs.pop(label))
+        if together:
+            order = [("gpkg", "noop")] if "gpkg" in urls else []
+            run_slices(bh, order + [(label, label) for label in dbs], urls, scripts, procs,
+                       seconds, slices, runs)
     finally:
         for p in procs.values():
-            p.terminate()
-        for p in procs.values():
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            stop(p)
         shutil.rmtree(tmp, ignore_errors=True)
     best = {name: bh.pooled(rs) for name, rs in runs.items()}
     for name, r in best.items():
@@ -495,6 +585,11 @@ def main() -> None:
     ap.add_argument("--sjoin-points", type=int, default=100_000)
     ap.add_argument("--http-seconds", type=int, default=3, help="seconds per wrk slice")
     ap.add_argument("--slices", type=int, default=3)
+    ap.add_argument("--http-together", action="store_true",
+                    help="both services up at once, slices alternating (twice the memory)")
+    ap.add_argument("--cell", type=float, default=1e-4,
+                    help="locator raster cell (degrees) of the in-process lookup; the service "
+                         "builds it at 1e-4, whose build needs some GiB per worker at city scale")
     ap.add_argument("--province", type=int, default=0, help="also the locator over K city copies")
     ap.add_argument("--maps-timeout", type=int, default=900)
     ap.add_argument("--_rebalance", default=None, help=argparse.SUPPRESS)
@@ -527,7 +622,7 @@ def main() -> None:
               f"{res['members']:,} members, {res['communities']:,} communities; store loaded in "
               f"{res['load_s']} s (+{res['district_rss_mib']:,} MiB)", flush=True)
 
-        pts = measure_lookup(district, a.points, a.sjoin_points, res)
+        pts = measure_lookup(district, a.points, a.sjoin_points, res, a.cell)
         if a.province:
             measure_province(district, a.province, a.points, res)
         measure_coverage(district, res)
@@ -535,9 +630,29 @@ def main() -> None:
         gc.collect()
         if not a.skip_rebalance:
             measure_rebalance(gpkg, res)
+        # each service process builds the locator at 1e-4 degree: at city scale that build
+        # alone needs GiBs; skip what this machine's free memory cannot hold
+        per_process = (res["locator_build_bytes_per_cell"] * res["locator_cells_service"] / 2**20
+                       + res["district_rss_mib"])
+        res["service_process_estimate_mib"] = round(per_process)
+        free = mem_available_mib()
+        if not a.skip_http and 2 * per_process > 0.8 * free:
+            res["http_note"] = (f"not run: 2 workers would need about {2 * per_process:,.0f} MiB "
+                                f"(locator build at 1e-4 deg), {free:,.0f} MiB available")
+            print(f"HTTP: {res['http_note']}", flush=True)
+            a.skip_http = True
+        if not a.skip_maps and a.scale != "street" and per_process > 0.8 * free:
+            res["map_note"] = (f"benchmarks/maps.py --city not run: its service would need about "
+                               f"{per_process:,.0f} MiB, {free:,.0f} MiB available")
+            print(f"maps: {res['map_note']}", flush=True)
+            a.skip_maps = True
         if not a.skip_http:
             dbs = {"gpkg": gpkg, **({"postgis": pg_url} if pg_url else {})}
-            measure_http(dbs, pts, a.http_seconds, a.slices, res)
+            try:
+                measure_http(dbs, pts, a.http_seconds, a.slices, res, a.http_together)
+            except Exception as exc:  # noqa: BLE001 - the other figures are still printed
+                res["http_note"] = f"failed: {exc}"
+                print(f"HTTP: {res['http_note']}", flush=True)
     finally:
         if pg_url:
             drop_postgis(pg_url)
