@@ -409,11 +409,17 @@ def measure_rebalance(db: Path, res: dict) -> None:
 # ----------------------------------------------------------------------------- HTTP
 
 def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
+    """Stop a service and its workers (its own process group: a worker still building its
+    locator does not act on SIGTERM, so the group is killed after 20 s)."""
+    import signal
     try:
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(20)
+    except ProcessLookupError:
+        pass
 
 
 def start_server(bh, db, port: int, workers: int, deadline_s: float = 900) -> subprocess.Popen:
@@ -424,7 +430,7 @@ def start_server(bh, db, port: int, workers: int, deadline_s: float = 900) -> su
     cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
            "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     deadline, ok = time.time() + deadline_s, 0
     while ok < 4 * workers:  # several answers in a row: every worker has started
         if proc.poll() is not None or time.time() > deadline:
