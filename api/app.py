@@ -73,13 +73,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         first_login(app.state.service.store, settings)
         # shared with the service's other workers; a rebuild of the store refuses while held
         release = open_backend(settings.db).hold_shared()
-        # on PostGIS, changes other replicas make are loaded as soon as they commit
+        # changes other replicas or workers make are loaded in the background
         stop_watching = app.state.service.watch()
         try:
             yield
         finally:
-            if stop_watching is not None:
-                stop_watching()
+            stop_watching()
             release()
             app.state.service.store.close()
 

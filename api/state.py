@@ -97,19 +97,41 @@ class ServiceState:
         return True
 
     def watch(self):
-        """Listen to the store's change notifications (PostGIS) and load every change made by
-        another process as soon as it commits; returns the stop (None on a GeoPackage, where
-        reads compare versions once a second instead, see :attr:`check_interval`).
+        """Load every change another process makes to the store, in a background thread;
+        returns the stop.
 
-        The reloads run in the listener's thread, never on the event loop; requests keep
-        reading the previous snapshot until the new one is swapped in."""
+        On PostGIS the thread listens to the store's change notifications and reloads as soon
+        as a change commits. A GeoPackage has no such channel: the thread compares the file's
+        assignment version with the snapshot's every :attr:`check_interval` seconds (reads do
+        too, so a service started without :meth:`watch` still follows the file). Either way
+        the reloads run off the event loop, and requests keep reading the previous snapshot
+        until the new one is swapped in."""
         if self.store.backend.kind != "postgis":
-            return None
+            return self._poll()
         from geo_grid.store.changes import Listener
 
         listener = Listener(str(self.store.locator), self.changed).start()
         listener.listening.wait(10)
         return listener.stop
+
+    def _poll(self):
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(self.check_interval):
+                try:
+                    self.refresh()
+                except Exception:  # e.g. the file being replaced: try again next time
+                    log.exception("checking the store for changes failed")
+
+        thread = threading.Thread(target=run, name="geo-grid poll", daemon=True)
+        thread.start()
+
+        def halt() -> None:
+            stop.set()
+            thread.join(1.0)  # a reload under way is not waited for (the thread is a daemon)
+
+        return halt
 
     def changed(self, what: str, version: str = "") -> None:
         """Load what a store change notification announced (see :mod:`geo_grid.store.changes`):
@@ -201,11 +223,12 @@ class ServiceState:
                     self.reload()
         return out
 
-    def revert(self) -> dict[str, Any]:
-        """Restore the previous assignment, then reload the district."""
+    def revert(self, expected: str | None = None) -> dict[str, Any]:
+        """Restore the previous assignment (if ``expected``, the caller's version, is still
+        current), then reload the district."""
         with self.write_lock:
             try:
-                out = history.revert(self.store)
+                out = history.revert(self.store, expected)
             finally:
                 if self.store.assignment_version() != self.snapshot.assignment_version:
                     self.reload()

@@ -207,6 +207,9 @@ def apply(sid: str, request: Request, state: ServiceState = Depends(service)) ->
 
 @router.post("/assignments/revert", response_model=Reverted,
              dependencies=[audited("apply", street_wide=True)])
-def revert(state: ServiceState = Depends(service)) -> dict:
+def revert(state: ServiceState = Depends(service),
+           version: str | None = Query(None, description=(
+               "the assignment version the caller saw: 409 (naming the current one) if "
+               "another became current since, e.g. applied through another replica"))) -> dict:
     """Restore the assignment that was current before the current one."""
-    return state.revert()
+    return state.revert(version)

@@ -323,8 +323,11 @@ def replace_assignment(store: Store, rows: pd.DataFrame, reason: str = "assign")
     return stamp
 
 
-def revert(store: Store) -> dict[str, Any]:
+def revert(store: Store, expected: str | None = None) -> dict[str, Any]:
     """Take the newest applied step (a scenario apply or a fresh assignment) back.
+
+    ``expected``, when given, is the assignment version the caller saw: if another became
+    current since (an apply through another service), nothing is reverted.
 
     Reverts form a stack: each one restores exactly the assignment current before that step
     (empty or not) and makes the members that step made unavailable available again; the
@@ -333,7 +336,7 @@ def revert(store: Store) -> dict[str, Any]:
     Raises
     ------
     Conflict
-        Nothing is left to revert.
+        Nothing is left to revert, or ``expected`` is not the current version.
     """
     s, v = schema.scenarios, schema.assignment_versions
     with _immediate(store) as conn:
@@ -346,6 +349,10 @@ def revert(store: Store) -> dict[str, Any]:
             raise Conflict("nothing to revert: no applied scenario or assignment change is left "
                            "to take back")
         current = store.assignment_version(conn)
+        if expected is not None and expected != current:
+            raise Conflict(f"the revert was asked of assignment {expected}, but {current} is "
+                           "current now; look at it and revert again", current=current,
+                           base=expected)
         stamp = _new_stamp(conn, current)
         rows = _rows_of(conn, step["previous"])
         below = conn.execute(select(v.c.scenario_id).where(
