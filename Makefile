@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: install run init test lint bench bench-http browser wheel-check clean
+.PHONY: install run init test lint bench bench-http browser postgis wheel-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,13 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
 
-## test: create .venv, install, run the whole suite (unit, integration, API over HTTP, browser)
-test: install browser
+## postgis: Debian's PostgreSQL and PostGIS for the PostGIS backend's tests, the cluster started
+postgis:
+	@if [ "$$(id -u)" = 0 ]; then bash .ci/postgis; else sudo bash .ci/postgis; fi
+
+## test: create .venv, install, run the whole suite (unit, integration, API over HTTP, browser,
+## both store backends)
+test: install browser postgis
 	$(BIN)/ruff check geo_grid api maps tests benchmarks boundaries
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
