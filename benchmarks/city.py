@@ -423,13 +423,17 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def start_server(bh, db, port: int, workers: int, deadline_s: float = 900) -> subprocess.Popen:
-    """As ``benchmarks/http.py`` starts it, with a longer wait: at district and city scale each
-    worker builds its locator and views for a minute or more before it answers."""
+    """As ``benchmarks/http.py`` starts it, with a longer wait (and a longer worker health-check
+    timeout): at district and city scale each worker builds its locator and views for a minute
+    or more before it answers."""
     import urllib.request
     env = {**os.environ, "GEO_GRID_DB": str(db), "GEO_GRID_BUILD_IF_MISSING": "false"}
     cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-           "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+           "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+           # a worker building its locator answers the supervisor's ping late: with the default
+           # 5 s it is killed and restarted, again and again, on a busy machine
+           "--timeout-worker-healthcheck", "600"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     deadline, ok = time.time() + deadline_s, 0
     while ok < 4 * workers:  # several answers in a row: every worker has started
