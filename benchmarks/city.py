@@ -668,6 +668,10 @@ def main() -> None:
             drop_postgis(pg_url)
     if not a.skip_maps:
         measure_maps(work, a.scale, a.district, res, a.maps_timeout)
+    elif res.get("map_bytes_on_wire") is None and res.get("inline_page_bytes_gzip"):
+        res["map_bytes_on_wire"] = res["inline_page_bytes_gzip"]
+        res.setdefault("map_note", "inline coverage page, gzip size (maps benchmark skipped); "
+                                   "no first render measured")
     if a.keep is None:
         shutil.rmtree(work, ignore_errors=True)
     last = {k: res.get(k) for k in KEYS}
