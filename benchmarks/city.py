@@ -634,7 +634,14 @@ def main() -> None:
 
         pts = measure_lookup(district, a.points, a.sjoin_points, res, a.cell)
         if a.province:
-            measure_province(district, a.province, a.points, res)
+            # K copies side by side: a raster about K times the city's (plus the gaps)
+            need = a.province * res["locator_cells"] * res["locator_build_bytes_per_cell"] / 2**20
+            if need > 0.8 * mem_available_mib():
+                res["province_note"] = (f"not run: its locator build would need about "
+                                        f"{need:,.0f} MiB, {mem_available_mib():,.0f} MiB available")
+                print(f"province: {res['province_note']}", flush=True)
+            else:
+                measure_province(district, a.province, a.points, res)
         measure_coverage(district, res)
         del district
         gc.collect()
