@@ -145,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(scenarios.router, prefix="/api/v1")  # each route declares its own
     app.include_router(rosters.router, prefix="/api/v1")  # each route declares its own
     app.include_router(pool.router, prefix="/api/v1")  # each route declares its own
+    app.include_router(pool.posts_router, prefix="/api/v1")  # each route declares its own
     app.include_router(export.router, prefix="/api/v1",
                        dependencies=[needs("export", street_wide=True)])
     app.include_router(imports.router, prefix="/api/v1",

@@ -43,6 +43,9 @@ from geo_grid.privacy import mask_name, mask_phone
 from geo_grid.tables.readers import suffixes as table_suffixes
 
 router = APIRouter(tags=["reinforcements"])
+# the posts layer is what rosters staff: documented with them (one tag: Swagger UI lists an
+# operation once per tag)
+posts_router = APIRouter(tags=["rosters"])
 
 _POOL_DOC = _people_doc("reinforcement pool (姓名, 电话, 类别, 经度, 纬度, 容量, 开始, 结束)",
                         "name, phone, kind, lon, lat, capacity, available_from, available_to, "
@@ -147,8 +150,8 @@ async def list_pool(request: Request, state: ServiceState = Depends(service),
     return JSONResponse(out)
 
 
-@router.get("/posts", response_class=GeoJSONResponse, response_model=PostCollection,
-            dependencies=[needs("read")], tags=["rosters"])
+@posts_router.get("/posts", response_class=GeoJSONResponse, response_model=PostCollection,
+                  dependencies=[needs("read")])
 async def list_posts(request: Request, state: ServiceState = Depends(service)) -> GeoJSONResponse:
     """The posts layer (checkpoints and the 信息/隔离/后勤 posts) as a GeoJSON FeatureCollection
     (CGCS2000 lon/lat, which RFC 7946 readers take as WGS-84); empty when none were imported

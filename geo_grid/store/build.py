@@ -59,7 +59,8 @@ def fill_store(conn, district: District, *, meta: dict[str, str],
     the district into them; the same on a GeoPackage and on PostGIS."""
     # the tables' descriptions in gpkg_contents say whether the data are synthetic
     label = "imported" if meta.get("synthetic") == "false" else "synthetic"
-    schema.metadata.create_all(conn)
+    with schema.DDL_LOCK:
+        schema.metadata.create_all(conn)
     for name, gtype in schema.FEATURE_TABLES.items():
         gdf: gpd.GeoDataFrame = getattr(district, name)
         table = schema.metadata.tables[name]

@@ -182,7 +182,7 @@ def list_scenarios(store: Store) -> list[dict[str, Any]]:
 
 
 def _ensure_versions(conn) -> None:
-    schema.assignment_versions.create(conn, checkfirst=True)
+    schema.create_table(conn, schema.assignment_versions, checkfirst=True)
     # stores built before the table existed: list it in gpkg_contents so GDAL shows it too
     declare_attributes(conn, schema.assignment_versions.name)
 

@@ -19,6 +19,7 @@ from sqlalchemy import inspect, select
 
 from geo_grid.errors import StoreError
 from geo_grid.store.backend import bulk_insert, declare, display, locate, open_backend, store_tables
+from geo_grid.store.schema import create_table
 from geo_grid.store.store import Store
 
 #: Rows written per statement.
@@ -71,7 +72,7 @@ def migrate(source: Any, target: Any, *, force: bool = False,
                         continue
                     present = {c["name"] for c in have.get_columns(table.name)}
                     cols = [c for c in table.columns if c.name in present]
-                    table.create(conn)
+                    create_table(conn, table)
                     rows = [dict(r) for r in sconn.execute(select(*cols)).mappings()]
                     for i in range(0, len(rows), CHUNK):
                         bulk_insert(conn, table, rows[i:i + CHUNK])

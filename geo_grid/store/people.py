@@ -41,7 +41,7 @@ def id_digest(id_number: str) -> str:
 
 
 def _ensure_keys(conn) -> None:
-    member_keys.create(conn, checkfirst=True)
+    schema.create_table(conn, member_keys, checkfirst=True)
     declare_attributes(conn, member_keys.name)
 
 

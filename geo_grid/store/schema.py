@@ -7,6 +7,8 @@ while ``valid_to`` is NULL.
 
 from __future__ import annotations
 
+import threading
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -17,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from geo_grid.store.geometry import store_geometry
@@ -329,9 +332,10 @@ reinforcement_pool = Table(
     Column("capacity", Float, nullable=False),
     Column("available_from", Text, nullable=True),
     Column("available_to", Text, nullable=True),
-    Column("community_code", Text, nullable=True, index=True),
+    Column("community_code", Text, nullable=True),
     Column("geom", store_geometry("POINT"), nullable=False),
     UniqueConstraint("street_code", "id", name="uq_reinforcements_street_id"),
+    info={"indexes": ("community_code",)},
 )
 
 posts = Table(
@@ -341,12 +345,35 @@ posts = Table(
     Column("id", Text, nullable=False),
     Column("kind", Text, nullable=False),
     Column("name", Text, nullable=True),
-    Column("community_code", Text, nullable=True, index=True),
+    Column("community_code", Text, nullable=True),
     Column("per_shift", Integer, nullable=False, default=1),
     Column("min_security", Integer, nullable=False, default=0),
     Column("geom", store_geometry("POINT"), nullable=False),
     UniqueConstraint("street_code", "id", name="uq_posts_street_id"),
+    info={"indexes": ("community_code",)},
 )
 
 #: Point feature tables created on opening a store without them (table → geometry type).
 LATE_FEATURE_TABLES = (reinforcement_pool, posts)
+
+
+#: GeoAlchemy2's hooks around ``CREATE TABLE`` patch the module-level ``Table`` object for the
+#: time of the statement (its columns, and its ``info``); two threads creating the same table in
+#: two stores (two services of one process, as the tests run them) would see each other's patch.
+#: Every creation of a store table goes through this lock.
+DDL_LOCK = threading.RLock()
+
+
+def create_table(conn, table: Table, *, checkfirst: bool = False) -> None:
+    """Create ``table`` (under :data:`DDL_LOCK`), then the plain indexes its
+    ``info["indexes"]`` names (column names).
+
+    The indexes are created by statements of their own rather than declared on the table:
+    GeoAlchemy2's hook on ``CREATE TABLE`` walks a table's indexes with the columns it saved,
+    which is what two concurrent creations of one table trip over.
+    """
+    with DDL_LOCK:
+        table.create(conn, checkfirst=checkfirst)
+    for col in table.info.get("indexes", ()):
+        conn.execute(text(f'CREATE INDEX IF NOT EXISTS "ix_{table.name}_{col}" '
+                          f'ON "{table.name}" ("{col}")'))

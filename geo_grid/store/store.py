@@ -75,7 +75,7 @@ class Store:
                     f'ALTER TABLE "{name}" ADD COLUMN version_from INTEGER NOT NULL DEFAULT 1')
             for table in (schema.grids_history, schema.buildings_history,
                           schema.boundary_versions):
-                table.create(conn, checkfirst=True)
+                schema.create_table(conn, table, checkfirst=True)
             for name, gtype in schema.HISTORY_TABLES.items():
                 register_table(conn, name, geometry_column="geom", geometry_type=gtype,
                                description=f"{name}: past rows of {name.split('_')[0]}")
@@ -99,7 +99,7 @@ class Store:
             try:
                 for table in tables:
                     if not inspect(conn).has_table(table.name):
-                        table.create(conn)
+                        schema.create_table(conn, table)
                         # a feature table (the pool and the posts: points) is declared with
                         # its geometry type and given the spatial index GDAL and QGIS expect
                         declare(conn, table)

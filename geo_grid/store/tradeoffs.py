@@ -77,7 +77,7 @@ def save_tradeoff(store: Store, sid: str, key: str, curve: dict[str, Any]) -> No
         store.backend.begin_write(conn)
         try:
             if not inspect(conn).has_table(t.name):
-                t.create(conn)
+                schema.create_table(conn, t)
                 declare(conn, t, description="trade-off curves of kept scenarios")
             conn.execute(delete(t).where(t.c.key == key))
             conn.execute(t.insert().values(scenario_id=sid, key=key, created_at=now_iso(),
