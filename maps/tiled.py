@@ -20,7 +20,7 @@ import folium
 from geo_grid.district import District
 from maps import _data as D  # noqa: N812
 from maps._base import base_map, finish
-from maps.coverage import BUILDING_STYLE, COMMUNITY_STYLE, GRID_STYLE
+from maps.coverage import BUILDING_POPUP, BUILDING_STYLE, COMMUNITY_STYLE, GRID_STYLE
 from maps.elements import Legend, Template, _GGLayer
 from maps.vector_tiles import BUILDINGS_MIN_ZOOM
 
@@ -57,17 +57,8 @@ TILE_COVERAGE_POPUP = {
         ["uncovered_load", "未覆盖负担"],
     ],
 }
-TILE_BUILDING_POPUP = {
-    "heading": "楼栋",
-    "title": "address",
-    "fields": [
-        ["code", "楼栋编码"],
-        ["grid", "所属网格"],
-        ["category", "类型"],
-        ["households", "户数"],
-        ["status_label", "覆盖状态"],
-    ],
-}
+# the street map's building popup without its list of members (tiles carry no personal data)
+TILE_BUILDING_POPUP = {k: v for k, v in BUILDING_POPUP.items() if k != "lists"}
 
 _VG = [("vectorgrid.js", "vectorgrid.js"), ("geogrid.js", "geogrid.js"), ("vtiles.js", "vtiles.js")]
 
