@@ -249,17 +249,23 @@ def import_(db: Path = typer.Option(..., "--db", parser=locate, help="store to c
     typer.echo(json.dumps(summary, ensure_ascii=False))
 
 
-def _people_result(rep, report: Path | None) -> None:
-    """Write a people import's report, print its summary; exit 1 when bad rows stopped it."""
+def row_report(rep, report: Path | None, shown: int = 5) -> None:
+    """Write a row-by-row import's report (``--report``), print its first ``shown`` bad rows
+    and its summary (one JSON line, without the rows)."""
     out = rep.to_dict()
     if report is not None:
         report.write_text(json.dumps(out, ensure_ascii=False, indent=1), "utf-8")
-    for r in rep.bad[:5]:
+    for r in rep.bad[:shown]:
         console.print(f"[yellow]row {r['row']}[/yellow] {escape('; '.join(r['problems']))}",
                       highlight=False)
-    if len(rep.bad) > 5:
-        console.print(f"… {len(rep.bad) - 5} more bad rows (see --report)")
+    if len(rep.bad) > shown:
+        console.print(f"… {len(rep.bad) - shown} more bad rows (see --report)")
     typer.echo(json.dumps({k: v for k, v in out.items() if k != "rows"}, ensure_ascii=False))
+
+
+def _people_result(rep, report: Path | None) -> None:
+    """Write a people import's report, print its summary; exit 1 when bad rows stopped it."""
+    row_report(rep, report)
     if rep.bad and not rep.written:
         console.print("nothing written: " + ("no good row to write" if len(rep.bad) == len(rep.rows)
                                              else "fix the rows above or give --skip-bad-rows"))

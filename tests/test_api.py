@@ -87,16 +87,24 @@ def start_server(db, **env_extra):
     token = provision(db)
     env = {**os.environ, "GEO_GRID_DB": str(db), "GEO_GRID_BUILD_IF_MISSING": "false",
            **env_extra}
+    url = ServedURL(f"http://127.0.0.1:{port}")
+    url.token = token
+    with served_process([sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
+                         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                        env, url):
+        yield url
+
+
+@contextlib.contextmanager
+def served_process(cmd: list[str], env: dict, url: str, timeout: float = 120):
+    """Run a server command in a subprocess until its ``/healthz`` answers at ``url``; stop it
+    on exit (killed if it does not end within 30 s). A server that exits or does not answer
+    within ``timeout`` raises with its output."""
     # the server's output goes to a file: a pipe nobody reads would block the server once its
     # log filled the pipe's buffer
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed when the server stops
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = ServedURL(f"http://127.0.0.1:{port}")
-    url.token = token
-    deadline = time.time() + 120
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + timeout
     try:
         while True:
             try:
@@ -104,15 +112,18 @@ def start_server(db, **env_extra):
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
-            if proc.poll() is not None:
+            if proc.poll() is not None or time.time() > deadline:
                 log.seek(0)
-                raise RuntimeError(log.read().decode(errors="replace"))
-            if time.time() > deadline:
-                raise RuntimeError("server did not start")
+                raise RuntimeError("server did not start: " + log.read().decode(errors="replace"))
         yield url
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:  # a loaded machine: do not leave it running
+            proc.kill()
+            proc.wait(10)
+        log.close()
         log.close()
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import sqlite3
 
-import openpyxl
 import pytest
 from typer.testing import CliRunner
 
@@ -15,6 +14,7 @@ from geo_grid.cli import app
 from geo_grid.store import Store
 from geo_grid.store.pool import read_pool, resolve_scenario_pool
 from tests.conftest import copy_without_users
+from tests.test_import_people import write_xlsx as write_roster_xlsx
 
 HEADER = ["编号", "姓名", "电话", "类别", "经度", "纬度", "容量", "开始", "结束"]
 # bases inside the sealed rectangle of the reference scenario (see tests/test_reinforcements.py)
@@ -42,15 +42,7 @@ def write_csv(path, header, rows, encoding="utf-8"):
 
 
 def write_xlsx(path, header, rows, title="江溪街道应急增援力量"):
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.append([title])
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(header))
-    ws.append(header)
-    for r in rows:
-        ws.append(r)
-    wb.save(path)
-    return path
+    return write_roster_xlsx(path, header, rows, title=title)
 
 
 @pytest.fixture()

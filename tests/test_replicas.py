@@ -13,7 +13,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -25,7 +24,7 @@ import shapely
 
 from geo_grid.store import Store, history
 from tests.conftest import drop_pg_database, new_pg_database
-from tests.test_api import PROBLEM, free_port, provision
+from tests.test_api import PROBLEM, free_port, provision, served_process
 
 GEO_GRID = str(Path(sys.executable).with_name("geo-grid"))
 
@@ -35,33 +34,10 @@ def serve(db, *args: str):
     """``geo-grid serve --db db [args]`` in a subprocess on a free loopback port; yields its
     URL."""
     port = free_port()
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed when the server stops
     env = {k: v for k, v in os.environ.items() if not k.startswith("GEO_GRID_")}
-    proc = subprocess.Popen([GEO_GRID, "serve", "--db", str(db), "--port", str(port), *args],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    try:
-        while True:
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-            if proc.poll() is not None or time.time() > deadline:
-                log.seek(0)
-                raise RuntimeError("server did not start: " + log.read().decode(errors="replace"))
+    with served_process([GEO_GRID, "serve", "--db", str(db), "--port", str(port), *args], env,
+                        f"http://127.0.0.1:{port}") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:  # a loaded machine: do not leave it running
-            proc.kill()
-            proc.wait(10)
-            raise
-        finally:
-            log.close()
 
 
 @pytest.fixture(scope="module")

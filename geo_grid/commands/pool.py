@@ -17,11 +17,7 @@ _FIELD = typer.Option([], "--field", metavar="FIELD=COLUMN",
 
 def _run(run, db: Path, file: Path, sheet: str | None, field: list[str], replace: bool,
          command: str, report: Path | None) -> None:
-    import json
-
-    from rich.markup import escape
-
-    from geo_grid.cli import audited, console, fail
+    from geo_grid.cli import audited, console, fail, row_report
     from geo_grid.errors import GeoGridError
     from geo_grid.importing.people import parse_fields
 
@@ -31,15 +27,7 @@ def _run(run, db: Path, file: Path, sheet: str | None, field: list[str], replace
             audited(db, "import", command + (" --replace" if replace else ""), [file.name])
     except GeoGridError as exc:
         fail(exc)
-    out = rep.to_dict()
-    if report is not None:
-        report.write_text(json.dumps(out, ensure_ascii=False, indent=1), "utf-8")
-    for r in rep.bad[:10]:
-        console.print(f"[yellow]row {r['row']}[/yellow] {escape('; '.join(r['problems']))}",
-                      highlight=False)
-    if len(rep.bad) > 10:
-        console.print(f"… {len(rep.bad) - 10} more bad rows (see --report)")
-    typer.echo(json.dumps({k: v for k, v in out.items() if k != "rows"}, ensure_ascii=False))
+    row_report(rep, report, shown=10)
     if not rep.written:
         console.print("nothing written: " + ("fix the rows above (a file is written whole or "
                                              "not at all)" if rep.bad else "no data rows"))
