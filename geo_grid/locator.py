@@ -7,6 +7,11 @@ touches. Points in interior or outside cells are answered by one array lookup; p
 cells are tested exactly against their candidates with ``shapely.intersects_xy`` on prepared
 polygons.
 
+The build never makes a box per cell of the whole bounding box (95.8M cells for a city at
+1e-4°): it works band by band on blocks of cells and quarters only the blocks a grid edge
+crosses, so its time and memory follow the length of the grids' edges, plus the raster itself
+(4 bytes a cell, held once). Its arrays are the same as a cell-by-cell build's.
+
 Rule for a point on an edge: polygons are closed, so a point on the edge shared by two grids lies
 in both; it is given to the grid with the **smallest code** among the grids whose closed polygon
 contains it. A point on the street's outer edge is covered (by the one grid there). Every other
@@ -26,6 +31,9 @@ from geo_grid.errors import InvalidGeometry
 OUTSIDE = -1
 #: raster values <= FIRST_BOUNDARY mark boundary cell number -(value + 3)
 FIRST_BOUNDARY = -3
+#: side, in cells, of the blocks the build starts from (a power of two); the build holds the
+#: boxes of one band of this many raster rows at a time
+BLOCK = 64
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,14 @@ class GridLocator:
     def build(cls, codes, geoms, cell_deg: float = 1e-4) -> GridLocator:
         """Build the index.
 
+        The result is the same, array for array, as testing every cell of the bounding box on its
+        own, but only the cells near a grid edge are ever made into boxes: the box is cut into
+        bands of :data:`BLOCK` rows, each band into blocks of ``BLOCK`` × ``BLOCK`` cells, and a
+        block is quartered only while a grid edge crosses it (a quadtree). A block that no edge
+        crosses lies wholly inside one grid or outside all, and is filled with one value. The
+        memory is the raster (4 bytes per cell, shared with the ``array`` that
+        :meth:`locate_one` reads) plus one band's boxes at a time.
+
         Parameters
         ----------
         codes : array_like of str
@@ -79,38 +95,23 @@ class GridLocator:
         x0, y0 = minx - cell_deg, miny - cell_deg
         nx = int(np.ceil((maxx - x0) / cell_deg)) + 1
         ny = int(np.ceil((maxy - y0) / cell_deg)) + 1
-        xs = x0 + np.arange(nx) * cell_deg
-        ys = y0 + np.arange(ny) * cell_deg
-        gx, gy = np.meshgrid(xs, ys)
-        boxes = shapely.box(gx.ravel(), gy.ravel(), gx.ravel() + cell_deg, gy.ravel() + cell_deg)
-        raster = np.full(nx * ny, OUTSIDE, dtype=np.int32)
-        # cells crossed by an edge: boundary; the rest lie wholly in one grid or outside all
-        edges = shapely.boundary(geoms)
-        tree_e = shapely.STRtree(edges)
-        ce, ge = tree_e.query(boxes, predicate="intersects")
-        on_edge = np.zeros(nx * ny, dtype=bool)
-        on_edge[ce] = True
-        tree = shapely.STRtree(geoms)
-        # interior cells: test their centre against the grids
-        inner = np.flatnonzero(~on_edge)
-        cx = gx.ravel()[inner] + cell_deg / 2
-        cy = gy.ravel()[inner] + cell_deg / 2
-        pi, gi = tree.query(shapely.points(cx, cy), predicate="intersects")
-        raster[inner[pi]] = gi
-        # boundary cells: candidates are the grids whose edge crosses the cell (code order)
-        bcells = np.unique(ce)
-        pairs = np.unique(np.stack([ce, ge], axis=1), axis=0)  # sorted by cell then grid index
-        starts = np.searchsorted(pairs[:, 0], bcells)
-        ptr = np.append(starts, len(pairs)).astype(np.int64)
-        cand = pairs[:, 1].astype(np.int32)
-        # do the candidates cover the whole cell? (then the last one needs no test)
-        cell_boxes = boxes[bcells]
-        covered = np.zeros(len(bcells), dtype=bool)
-        for k in range(len(bcells)):
-            union = shapely.union_all(geoms[cand[ptr[k]:ptr[k + 1]]])
-            covered[k] = union.covers(cell_boxes[k])
+        # the raster lives in an array.array (read by locate_one without numpy); the numpy
+        # raster is a view of the same memory, so it is held once
+        flat = array.array("i", [OUTSIDE]) * (nx * ny)
+        raster = np.frombuffer(flat, dtype=np.int32)
+        cut = _Cutter(geoms, float(x0), float(y0), float(cell_deg), nx, ny, raster)
+        cells, cands, closed = [], [], []
+        for r0 in range(0, ny, BLOCK):
+            c, g = cut.band(r0)
+            cells.append(c)
+            cands.append(g)
+            closed.append(cut.closed(c, g))
+        cell_of = np.concatenate(cells)  # one entry per (boundary cell, candidate): cell order
+        cand = np.concatenate(cands).astype(np.int32)
+        bcells, starts = np.unique(cell_of, return_index=True)
+        ptr = np.append(starts, len(cell_of)).astype(np.int64)
+        covered = np.concatenate(closed)
         raster[bcells] = -(3 + np.arange(len(bcells), dtype=np.int32))
-        flat = array.array("i", raster.tobytes())
         return cls(codes, geoms, float(x0), float(y0), float(cell_deg), nx, ny, raster, ptr, cand,
                    covered, flat)
 
@@ -179,9 +180,16 @@ class GridLocator:
             shapely.points(gx[inner] + cell / 2, gy[inner] + cell / 2), predicate="intersects")
         win[inner[pi]] = gi
         # outside the window: grid indexes renumbered, boundary cells keep their candidates
-        raster = self.raster.copy()
-        in_grid = raster >= 0
-        raster[in_grid] = remap[raster[in_grid]]
+        # (a copy held once, as build holds it: the numpy raster a view of the array's memory;
+        # renumbered a slice at a time, without city-sized temporaries)
+        flat = array.array("i")
+        flat.frombytes(memoryview(np.ascontiguousarray(self.raster, dtype=np.int32)).cast("B"))
+        raster = np.frombuffer(flat, dtype=np.int32)
+        remap32 = remap.astype(np.int32)
+        for lo in range(0, len(raster), 1 << 22):
+            part = raster[lo:lo + (1 << 22)]
+            in_grid = part >= 0
+            part[in_grid] = remap32[part[in_grid]]
         old_cells = np.flatnonzero(self.raster <= FIRST_BOUNDARY)
         old_cells = old_cells[np.argsort(-(self.raster[old_cells] + 3))]  # boundary-number order
         in_win = np.zeros(nx * ny, dtype=bool)
@@ -213,7 +221,7 @@ class GridLocator:
         raster[cid] = win
         raster[cells] = -(3 + np.arange(len(cells), dtype=np.int32))
         return GridLocator(codes, geoms, self.x0, self.y0, cell, nx, ny, raster, ptr, cand,
-                           closed, array.array("i", raster.tobytes()))
+                           closed, flat)
 
     # ------------------------------------------------------------------ queries
 
@@ -287,4 +295,116 @@ class GridLocator:
         out = np.full(idx.shape, None, dtype=object)
         ok = idx >= 0
         out[ok] = self.codes[idx[ok]]
+        return out
+
+
+class _Cutter:
+    """The build's worker: cuts the raster band by band and fills it.
+
+    Every box it makes is the union of whole raster cells, with corners computed exactly as
+    the cells' own (``x0 + i * cell`` and that plus ``cell``), so a block that no grid edge
+    touches holds no cell that one touches, and the single cells it ends with are the very
+    boxes a cell-by-cell build tests: the answers are the same to the last bit.
+    """
+
+    def __init__(self, geoms, x0: float, y0: float, cell: float, nx: int, ny: int,
+                 raster: np.ndarray) -> None:
+        self.geoms, self.cell, self.nx, self.ny, self.raster = geoms, cell, nx, ny, raster
+        # left / bottom side of every column / row, as the cell-by-cell build computes them
+        self.xs = x0 + np.arange(nx) * cell
+        self.ys = y0 + np.arange(ny) * cell
+        self.edges = shapely.boundary(geoms)
+        shapely.prepare(self.edges)
+        self.tree_e = shapely.STRtree(self.edges)
+        self.tree = shapely.STRtree(geoms)
+        self.unions: dict[tuple[int, ...], object] = {}
+
+    def boxes(self, r: np.ndarray, c: np.ndarray, s: int) -> np.ndarray:
+        """Boxes of the s × s blocks whose lower-left cells are (row r, column c), clipped to the
+        raster."""
+        r1 = np.minimum(r + s, self.ny) - 1
+        c1 = np.minimum(c + s, self.nx) - 1
+        return shapely.box(self.xs[c], self.ys[r], self.xs[c1] + self.cell, self.ys[r1] + self.cell)
+
+    def fill(self, r: np.ndarray, c: np.ndarray, s: int) -> None:
+        """Fill s × s blocks that no grid edge crosses with the grid holding their first cell's
+        centre (the same grid holds every cell of such a block)."""
+        if not len(r):
+            return
+        pts = shapely.points(self.xs[c] + self.cell / 2, self.ys[r] + self.cell / 2)
+        pi, gi = self.tree.query(pts, predicate="intersects")
+        val = np.full(len(r), OUTSIDE, dtype=np.int32)
+        val[pi] = gi
+        inside = val != OUTSIDE  # the raster starts OUTSIDE
+        r, c, val = r[inside], c[inside], val[inside]
+        d = np.arange(s)
+        rows, cols = r[:, None] + d, c[:, None] + d
+        idx = rows[:, :, None] * self.nx + cols[:, None, :]
+        ok = (rows < self.ny)[:, :, None] & (cols < self.nx)[:, None, :]
+        self.raster[idx[ok]] = np.broadcast_to(val[:, None, None], idx.shape)[ok]
+
+    def band(self, r0: int) -> tuple[np.ndarray, np.ndarray]:
+        """Fill the band of rows ``r0 .. r0 + BLOCK - 1`` outside its boundary cells.
+
+        Returns
+        -------
+        cells, grids : numpy.ndarray
+            The band's boundary cells (flat raster index) and the grids whose edge touches each,
+            one pair per row, sorted by cell then grid.
+        """
+        s = BLOCK
+        c = np.arange(0, self.nx, s)
+        r = np.full(len(c), r0)
+        bi, gi = self.tree_e.query(self.boxes(r, c, s), predicate="intersects")
+        while True:
+            crossed = np.zeros(len(r), dtype=bool)
+            crossed[bi] = True
+            self.fill(r[~crossed], c[~crossed], s)
+            if s == 1:
+                cells = r[bi] * self.nx + c[bi]
+                o = np.lexsort((gi, cells))
+                return cells[o], gi[o]
+            # quarter the crossed blocks; a quarter is tested only against its parent's edges
+            h = s // 2
+            parents = np.flatnonzero(crossed)
+            qr = (r[parents][:, None] + np.array([0, 0, h, h])).ravel()
+            qc = (c[parents][:, None] + np.array([0, h, 0, h])).ravel()
+            keep = (qr < self.ny) & (qc < self.nx)
+            slot = np.full(len(r), -1)
+            slot[parents] = np.arange(len(parents))
+            qb = (4 * slot[bi][:, None] + np.arange(4)).ravel()
+            qg = np.repeat(gi, 4)
+            qb, qg = qb[keep[qb]], qg[keep[qb]]
+            renumber = np.cumsum(keep) - 1
+            r, c, qb, s = qr[keep], qc[keep], renumber[qb], h
+            hit = shapely.intersects(self.edges[qg], self.boxes(r, c, s)[qb])
+            bi, gi = qb[hit], qg[hit]
+
+    def closed(self, cells: np.ndarray, grids: np.ndarray) -> np.ndarray:
+        """Per boundary cell (sorted pairs as :meth:`band` returns them): do its candidates
+        cover the whole cell? The union of each distinct candidate set is made once."""
+        bcells, start, count = np.unique(cells, return_index=True, return_counts=True)
+        out = np.zeros(len(bcells), dtype=bool)
+        if not len(bcells):
+            return out
+        keys = np.full((len(bcells), int(count.max())), -1, dtype=np.int64)
+        row = np.repeat(np.arange(len(bcells)), count)
+        keys[row, np.arange(len(cells)) - start[row]] = grids
+        sets, which = np.unique(keys, axis=0, return_inverse=True)
+        which = which.ravel()
+        order = np.argsort(which, kind="stable")
+        bounds = np.searchsorted(which[order], np.arange(len(sets) + 1))
+        boxes = shapely.box(self.xs[bcells % self.nx], self.ys[bcells // self.nx],
+                            self.xs[bcells % self.nx] + self.cell,
+                            self.ys[bcells // self.nx] + self.cell)
+        for k, key in enumerate(sets):
+            members = order[bounds[k]:bounds[k + 1]]
+            cand = tuple(int(g) for g in key if g >= 0)
+            union = self.unions.get(cand)
+            if union is None:
+                # not prepared: a prepared union answers ``covers`` differently in rare
+                # degenerate cases, and the answer must be the cell-by-cell build's
+                union = shapely.union_all(self.geoms[np.array(cand)])
+                self.unions[cand] = union
+            out[members] = shapely.covers(union, boxes[members])
         return out
