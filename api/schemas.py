@@ -46,3 +46,7 @@ class ScenarioIn(BaseModel):
         None, gt=0, le=1_000,
         description="price of a moved load unit relative to a placed one (default 2 with "
                     "reinforcements)")
+    street: str | None = Field(
+        None, pattern=r"^\d{9}$",
+        description="in a store of several streets: the street the unavailable fraction is "
+                    "drawn from (the rebalance still runs over every street)")

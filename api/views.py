@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import gzip
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from geo_grid.crs import rfc7946
-from geo_grid.district import District
+from geo_grid.district import District, street_of
 from geo_grid.figures import Figures, coverage_tables, records
 from geo_grid.privacy import mask_name, mask_phone
 from geo_grid.stats import STATS_COLUMNS
@@ -99,21 +99,27 @@ class Views:
     member: dict[str, bytes]
     members: bytes
     members_of_grid: dict[str, bytes]
+    #: the figures the bodies were formatted from (a street's coverage is cut from them)
+    figures: Figures | None = field(default=None, repr=False)
+    #: per street code: its coverage body, formatted when first asked for
+    street_coverage: dict[str, Body] = field(default_factory=dict, repr=False)
+
+    def coverage_of_street(self, code: str) -> Body:
+        """The coverage body of one street (its grids, communities and own totals)."""
+        body = self.street_coverage.get(code)
+        if body is None:
+            fig = self.figures
+            if set(street_of(fig.grid.index)) == {code}:  # the store's only street
+                body = self.coverage
+            else:
+                body = coverage_body(fig.for_street(code))
+            self.street_coverage[code] = body
+        return body
 
     @classmethod
     def build(cls, district: District, fig: Figures, gazetteer) -> Views:
         """Format every body from ``fig`` (``gazetteer`` gives names and the masked teams)."""
-        cov = coverage_tables(fig)
-        res = records(fig.grid[["community_code", "team", "losses_tolerated", "fragile"]]
-                      .sort_values(["losses_tolerated"], kind="stable"), "grid_code")
-        coverage = Body.of({
-            "totals": coverage_totals(fig),
-            "district": fig.district,
-            "grids": cov["grid"],
-            "communities": cov["community"],
-            "resilience": res,
-            "fragile_grids": fig.fragile_grids(),
-        })
+        coverage = coverage_body(fig)
         g = district.grids[["code", "geometry"]]
         # RFC 7946 output: counter-clockwise exteriors, 6 decimals (whatever the layers had)
         g = g.set_geometry(rfc7946(g.geometry.array), crs=g.crs)
@@ -147,7 +153,7 @@ class Views:
                    grid_features=features, grid=grid, member_rows=rows, member_figures=mf,
                    member={k: dumps(v) for k, v in masked.items()},
                    members=dumps(list(masked.values())),
-                   members_of_grid={k: dumps(v) for k, v in of_grid.items()})
+                   members_of_grid={k: dumps(v) for k, v in of_grid.items()}, figures=fig)
 
     def member_unmasked(self, member_id: str) -> bytes:
         """One member with name and phone in full."""
@@ -169,6 +175,21 @@ class Views:
         """One grid with its team's names and phones in full."""
         f = self.grid_features[code]
         return dumps(dict(f, properties=dict(f["properties"], team=team(gazetteer, code, True))))
+
+
+def coverage_body(fig: Figures) -> Body:
+    """The body of ``/api/v1/coverage`` for ``fig`` (a district's, or a street's)."""
+    cov = coverage_tables(fig)
+    res = records(fig.grid[["community_code", "team", "losses_tolerated", "fragile"]]
+                  .sort_values(["losses_tolerated"], kind="stable"), "grid_code")
+    return Body.of({
+        "totals": coverage_totals(fig),
+        "district": fig.district,
+        "grids": cov["grid"],
+        "communities": cov["community"],
+        "resilience": res,
+        "fragile_grids": fig.fragile_grids(),
+    })
 
 
 def coverage_totals(fig: Figures) -> dict[str, Any]:

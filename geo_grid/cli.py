@@ -71,15 +71,40 @@ def init(db: Path = DbOption,
          boundaries: Path = typer.Option(None, help="layer folder (default: the reference district)"),
          force: bool = typer.Option(False, help="rebuild even if the store exists")) -> None:
     """Build the store (a GeoPackage file, or PostGIS with --db postgresql+psycopg://...) from
-    the layers plus a synthetic population."""
+    the layers plus a synthetic population; a store that exists and holds other streets gets
+    this street added (with its own synthetic population)."""
     try:
-        report = ensure_store(db, boundaries, force)
+        report = ensure_store(db, boundaries, force) or _add_synthetic_street(db, boundaries)
     except GeoGridError as exc:
         fail(exc)
     if report is None:
         console.print(f"store {display(db)} exists (use --force to rebuild)")
         return
     typer.echo(json.dumps(report, ensure_ascii=False))
+
+
+def _add_synthetic_street(db: Path, boundaries: Path | None) -> dict | None:
+    """Add the folder's street, with a synthetic population, to the existing store ``db``
+    unless the store holds it already (None then)."""
+    from geo_grid.layers import load_layers
+    from geo_grid.store import Store
+    from geo_grid.store.build import synthetic_district
+    from geo_grid.store.streets import add_street, street_codes
+
+    store = Store(db)
+    try:
+        code = str(load_layers(boundaries).street["code"].iloc[0])
+        if code in street_codes(store):
+            return None
+        with steps(4, "adding street") as advance:
+            district = synthetic_district(boundaries, progress=advance)
+            done = add_street(store, district, author="geo-grid init", synthetic=True,
+                              note=str(boundaries or "reference district"))
+            advance("added street", 1)
+    finally:
+        store.close()
+    audited(db, "import", "geo-grid init", [str(boundaries or "reference district")])
+    return done
 
 
 @app.command()

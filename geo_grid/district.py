@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 LAYERS = ("street", "communities", "grids", "buildings")
@@ -37,7 +38,8 @@ BUILDING_CATEGORIES = ("slab", "point", "shop", "factory", "dormitory", "office"
 
 @dataclass(frozen=True)
 class District:
-    """All layers and tables of one street, as loaded from a store."""
+    """All layers and tables of the streets a store holds, as loaded from it (one street for a
+    street office's store; :meth:`for_street` cuts one out of a district's or a city's)."""
 
     street: gpd.GeoDataFrame
     communities: gpd.GeoDataFrame
@@ -59,3 +61,73 @@ class District:
 
         layer = self.street if len(self.street) else self.buildings
         return metric_epsg_of(layer)
+
+    @property
+    def street_codes(self) -> list[str]:
+        """The codes of the streets this district holds, sorted (one for a street office's
+        own store, several for a district's or a city's)."""
+        return sorted(str(c) for c in self.street["code"])
+
+    def for_street(self, code: str) -> District:
+        """The part of this district that belongs to one street.
+
+        Codes are hierarchical (street 9 digits, community 12, grid 15, building 17; see
+        :func:`street_of`), so a row belongs to the street its code (or its grid's or
+        building's code) starts with.
+
+        Parameters
+        ----------
+        code : str
+            A street code of :attr:`street_codes`.
+
+        Returns
+        -------
+        District
+            The street's layers and tables (same version and boundary version); the district
+            itself when it holds that street alone.
+
+        Raises
+        ------
+        NotFound
+            If the district holds no street of that code.
+        """
+        from geo_grid.errors import NotFound
+
+        code = str(code)
+        if code not in self.street_codes:
+            raise NotFound(f"street {code} does not exist; the store holds "
+                           f"{', '.join(self.street_codes) or 'no street'}", street=code)
+        if len(self.street) == 1:
+            return self
+
+        def of(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+            if not len(frame) or column not in frame.columns:
+                return frame
+            return frame[frame[column].astype(str).str.startswith(code)]
+
+        return District(
+            of(self.street, "code"), of(self.communities, "code"), of(self.grids, "code"),
+            of(self.buildings, "code"), households=of(self.households, "building_code"),
+            members=of(self.members, "grid_code"), assignment=of(self.assignment, "building_code"),
+            version=self.version, boundary_version=self.boundary_version)
+
+
+#: Digits of a street code; a community's code is its street's and 3 more, a grid's its
+#: community's and 3 more, a building's its community's and 5 more.
+STREET_DIGITS = 9
+
+
+def street_of(codes) -> np.ndarray:
+    """The street code of each community, grid or building code (vectorised).
+
+    Parameters
+    ----------
+    codes : array_like of str
+        Community, grid or building codes (None stays None).
+
+    Returns
+    -------
+    numpy.ndarray of object
+    """
+    arr = np.asarray(codes, dtype=object)
+    return np.array([None if c is None else str(c)[:STREET_DIGITS] for c in arr], dtype=object)

@@ -24,7 +24,7 @@ scenario keeps them as JSON (:meth:`Figures.to_dict` / :meth:`Figures.from_dict`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -104,6 +104,31 @@ class Figures:
         """Codes of the fragile grids, sorted."""
         g = self.grid
         return sorted(g.index[g["fragile"].to_numpy(bool)].astype(str))
+
+    def for_street(self, code: str) -> Figures:
+        """The figures of one street of a store holding several: its buildings, members,
+        grids and communities, and its own totals in place of the district's (summed from its
+        grids as the district's are).
+
+        Parameters
+        ----------
+        code : str
+            A street code (rows belong to the street their code, or their grid's, starts with).
+
+        Returns
+        -------
+        Figures
+        """
+        code = str(code)
+
+        def of(frame: pd.DataFrame, key=None) -> pd.DataFrame:
+            col = frame.index.astype(str) if key is None else frame[key].astype(str)
+            return frame[np.asarray(col.str.startswith(code), dtype=bool)]
+
+        grid = of(self.grid)
+        total = _sum_up(grid, None).iloc[0] if len(grid) else pd.Series(dtype=object)
+        return replace(self, building=of(self.building), member=of(self.member, "grid_code"),
+                       grid=grid, community=of(self.community), district=_plain(total))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, column by column (see :meth:`from_dict`)."""
@@ -324,11 +349,15 @@ def figures(problem, flow: np.ndarray, params=None, *, fragile_at: int = 0,
     community = _sum_up(grid, grid["community_code"])
     community.index.name = "community_code"
     total = _sum_up(grid, None).iloc[0]
-    district = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in total.items()}
-    district = {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
-                for k, v in district.items()}
     return Figures(building=building, member=member, grid=grid, community=community,
-                   district=district, fragile_at=fragile_at)
+                   district=_plain(total), fragile_at=fragile_at)
+
+
+def _plain(total: pd.Series) -> dict[str, Any]:
+    """A row of totals as plain Python numbers (NaN and infinity as None)."""
+    out = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in total.items()}
+    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v)
+            for k, v in out.items()}
 
 
 def district_figures(district, params=None, assignment: pd.DataFrame | None = None,

@@ -16,7 +16,7 @@ import shapely
 from geo_grid.address import AddressMatcher
 from geo_grid.batch import GridDirectory
 from geo_grid.crs import normalize_crs, to_cgcs2000
-from geo_grid.district import District
+from geo_grid.district import STREET_DIGITS, District
 from geo_grid.errors import GeoGridError, InvalidCoordinate
 from geo_grid.locator import GridLocator
 from geo_grid.privacy import mask_name, mask_phone
@@ -94,6 +94,9 @@ class Gazetteer:
     directory: GridDirectory = field(repr=False)
     #: per grid code: (masked, unmasked) team JSON, see :func:`team_answers`
     team_json: dict[str, tuple[dict, dict]] = field(repr=False, default_factory=dict)
+    #: per street code: its code and name (a store may hold several streets; ``street`` is
+    #: the first, the answer names the street of the grid found)
+    street_info: dict[str, dict[str, str]] = field(repr=False, default_factory=dict)
 
     @classmethod
     def build(cls, district: District, cell_deg: float = 1e-4,
@@ -102,7 +105,8 @@ class Gazetteer:
         g = district.grids
         if locator is None:
             locator = GridLocator.build(g["code"], g.geometry.array, cell_deg=cell_deg)
-        s = district.street.iloc[0]
+        streets = {str(r["code"]): {"code": str(r["code"]), "name": str(r["name"])}
+                   for r in district.street.drop(columns="geometry").to_dict("records")}
         grid_info = {
             r["code"]: {"code": r["code"], "name": r["name"], "kind": r["kind"],
                         "community_code": r["community_code"]}
@@ -114,9 +118,9 @@ class Gazetteer:
         }
         m = district.members
         teams = {code: frame for code, frame in m.groupby("grid_code")} if len(m) else {}
-        return cls(district, locator, {"code": s["code"], "name": s["name"]}, grid_info,
+        return cls(district, locator, next(iter(streets.values())), grid_info,
                    community_info, teams, AddressMatcher.from_district(district),
-                   GridDirectory.from_district(district), team_answers(m))
+                   GridDirectory.from_district(district), team_answers(m), streets)
 
     def with_district(self, district: District) -> Gazetteer:
         """The same indexes for a district of the same boundary version with new members or
@@ -133,6 +137,11 @@ class Gazetteer:
         grids that changed (None when the street's layers are not the same street's)."""
         if district.boundary_version == self.district.boundary_version:
             return None
+        loc = self.locator
+        x0, y0, x1, y1 = district.grids.total_bounds
+        if (x0 < loc.x0 or y0 < loc.y0 or x1 > loc.x0 + (loc.nx - 1) * loc.cell
+                or y1 > loc.y0 + (loc.ny - 1) * loc.cell):
+            return None  # grids beyond the raster (a street added): build it again
         old = self.district.grids.set_index("code").geometry
         new = district.grids.set_index("code").geometry
         both = old.index.intersection(new.index)
@@ -158,7 +167,7 @@ class Gazetteer:
         team = self.team_json.get(code)
         return {
             "covered": True,
-            "street": dict(self.street),
+            "street": dict(self.street_info.get(code[:STREET_DIGITS], self.street)),
             "community": dict(self.community_info[info["community_code"]]),
             "grid": {"code": info["code"], "name": info["name"], "kind": info["kind"]},
             "team": _copy_team(team[unmasked] if team else EMPTY_TEAM),

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -146,15 +146,16 @@ def _page(html: str, tiles: dict) -> HTMLResponse:
                                        "Cache-Control": "no-cache"})
 
 
-def may_see_homes(request: Request) -> bool:
-    """Whether the caller may see members' homes on a street-wide map (the personal-data
-    policy, :func:`geo_grid.auth.policy.may_unmask`); a maps-only app has no accounts."""
+def may_see_homes(request: Request, street: str | None = None) -> bool:
+    """Whether the caller may see members' homes on a street-wide map (of every street, or of
+    ``street``; the personal-data policy, :func:`geo_grid.auth.policy.may_unmask`); a
+    maps-only app has no accounts."""
     if getattr(request.app.state, "service", None) is None:
         return True
     from api.access import principal
     from geo_grid.auth import policy
 
-    return policy.may_unmask(principal(request), None)
+    return policy.may_unmask(principal(request), street)
 
 
 def _scenario_page(request: Request, sid: str, kind: str, render: Callable) -> HTMLResponse:
@@ -192,32 +193,49 @@ def _scenario_page(request: Request, sid: str, kind: str, render: Callable) -> H
 # ------------------------------------------------------------------ routes
 
 
-def _tiled_page(request: Request, district: District, version: str) -> HTMLResponse:
+#: The ``street`` parameter of the map pages.
+STREET_QUERY = Query(None, pattern=r"^\d{9}$",
+                     description="street code (9 digits): the map of that street only (every "
+                                 "street of the store by default)")
+
+
+def street_part(district: District, street: str | None) -> District:
+    """The part of ``district`` in ``street`` (all of it for None; a 404 for a street the
+    store does not hold)."""
+    return district if street is None else district.for_street(street)
+
+
+def _tiled_page(request: Request, district: District, version: str,
+                street: str | None = None) -> HTMLResponse:
     tiles = tiles_of(request)
-    key = ("tiled", version, tuple(sorted(tiles.items())))
+    key = ("tiled", version, street, tuple(sorted(tiles.items())))
 
     def build() -> str:
-        return render_html(tiled_coverage_map(district, asset_mode="served",
+        # the tiles hold every street; a street asked for is where the page opens
+        return render_html(tiled_coverage_map(street_part(district, street), asset_mode="served",
                                               static_prefix=STATIC_PREFIX, **tiles))
 
     return _page(_cached(request, key, build), tiles)
 
 
 @router.get("/", response_class=HTMLResponse, summary="Interactive coverage map of the street")
-def coverage_page(request: Request) -> HTMLResponse:
+def coverage_page(request: Request, street: str | None = STREET_QUERY) -> HTMLResponse:
     """Every feature in the page; a district of more than ``TILED_ABOVE`` (2,000) grids gets
-    the tiled page of ``/map/tiles`` instead."""
+    the tiled page of ``/map/tiles`` instead. With ``street``, that street's map (of a store
+    holding several)."""
     district, version = district_of(request)
-    if len(district.grids) > TILED_ABOVE:
-        return _tiled_page(request, district, version)
+    part = street_part(district, street)  # a 404 for an unknown street, before any cache
+    if len(part.grids) > TILED_ABOVE:
+        return _tiled_page(request, district, version, street)
     tiles = tiles_of(request)
-    homes = may_see_homes(request)
-    key = ("coverage", version, homes, tuple(sorted(tiles.items())))
+    homes = may_see_homes(request, street)
+    key = ("coverage", version, street, homes, tuple(sorted(tiles.items())))
 
     def build() -> str:
-        return render_html(coverage_map(district, asset_mode="served", static_prefix=STATIC_PREFIX,
-                                        figures=figures_of(request, district), member_homes=homes,
-                                        **tiles))
+        fig = figures_of(request, district)
+        return render_html(coverage_map(part, asset_mode="served", static_prefix=STATIC_PREFIX,
+                                        figures=fig if street is None else fig.for_street(street),
+                                        member_homes=homes, **tiles))
 
     html = _cached(request, key, build)
     return _page(html, tiles)
@@ -225,11 +243,13 @@ def coverage_page(request: Request) -> HTMLResponse:
 
 @router.get("/map/tiles", response_class=HTMLResponse,
             summary="Coverage map loading grids and buildings as vector tiles (city scale)")
-def tiled_coverage_page(request: Request) -> HTMLResponse:
+def tiled_coverage_page(request: Request, street: str | None = STREET_QUERY) -> HTMLResponse:
     """The coverage map with no feature in the page: grids, coverage, buildings (from zoom 15)
-    and communities come from ``/tiles/{layer}/{z}/{x}/{y}.mvt`` for the part in view."""
+    and communities come from ``/tiles/{layer}/{z}/{x}/{y}.mvt`` for the part in view (opening
+    on ``street`` when given)."""
     district, version = district_of(request)
-    return _tiled_page(request, district, version)
+    street_part(district, street)  # a 404 for an unknown street
+    return _tiled_page(request, district, version, street)
 
 
 @router.get("/map/scenarios/{sid}", response_class=HTMLResponse, summary="Emergency map of a scenario")

@@ -27,6 +27,8 @@ class Spec(BaseModel):
     at: str | None = Field(None, description="the time the scenario is for (with a pool)")
     reinforcements_from: str | None = Field(
         None, description="\"pool\": the reinforcements are the pool entries available `at`")
+    street: str | None = Field(None, description="the street the unavailable fraction was "
+                                                 "drawn from (every street when absent)")
 
 
 class Placement(BaseModel):

@@ -20,10 +20,12 @@ from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 from starlette.routing import request_response
 
-from api.access import unmask
+from api.access import principal, unmask
 from api.edge import accepts_gzip as edge_accepts_gzip
 from api.state import Snapshot
 from api.views import Body
+from geo_grid.district import STREET_DIGITS
+from geo_grid.errors import Forbidden, NotFound
 
 #: The ``unmasked`` query parameter, declared in the OpenAPI document for the routes that read
 #: it without a dependency.
@@ -34,6 +36,51 @@ UNMASKED_PARAMS = {"parameters": [
      "schema": {"type": "boolean", "default": False}},
 ]}
 _BOOL = TypeAdapter(bool)
+
+STREET_DESCRIPTION = ("street code (9 digits): only that street's part of the answer; every "
+                      "street of the store by default")
+#: The ``street`` query parameter, declared for the routes that read it without a dependency.
+STREET_PARAMS = {"parameters": [
+    {"name": "street", "in": "query", "required": False, "description": STREET_DESCRIPTION,
+     "schema": {"type": "string", "pattern": r"^\d{9}$"}},
+]}
+
+
+def known_street(request: Request, street: str | None) -> str | None:
+    """The street a list is cut to: ``street`` when the store holds it and the caller may read
+    it; without one, the caller's own street when the store holds several (a caller scoped to
+    a street, community or grid reads its street's lists and totals), else None (everything).
+
+    Raises
+    ------
+    NotFound
+        When the store holds no street of that code (a 404).
+    Forbidden
+        When the caller's scope lies in another street (a 403).
+    """
+    held = snapshot(request).gazetteer.street_info
+    scope = principal(request).scope
+    if street is None:
+        return scope[:STREET_DIGITS] if scope and len(held) > 1 else None
+    if street not in held:
+        raise NotFound(f"street {street} does not exist; the store holds "
+                       f"{', '.join(sorted(held))}", street=street)
+    if scope and not scope.startswith(street):
+        raise Forbidden(f"street {street} is outside your scope {scope}", street=street,
+                        scope=scope)
+    return street
+
+
+def street_query(request: Request) -> str | None:
+    """The ``street`` query parameter of a :class:`RequestRoute` (which declares none):
+    checked as FastAPI would (a 422 for a malformed code) and known to the store (a 404)."""
+    raw = request.query_params.get("street")
+    if raw is not None and not (len(raw) == 9 and raw.isascii() and raw.isdigit()):
+        raise RequestValidationError([{"type": "string_pattern_mismatch",
+                                       "loc": ("query", "street"),
+                                       "msg": "String should match pattern '^\\d{9}$'",
+                                       "input": raw, "ctx": {"pattern": r"^\d{9}$"}}])
+    return known_street(request, raw)
 
 
 def path_params(*names: tuple[str, str], extra: dict | None = None) -> dict:

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from api.access import principal, require
 from api.models.coverage import Coverage
-from api.routes._read import RequestRoute, send_body, snapshot
+from api.routes._read import STREET_PARAMS, RequestRoute, send_body, snapshot, street_query
 from api.views import Body
 from geo_grid.auth import policy
 
@@ -34,12 +34,15 @@ def _scoped(body: Body, who) -> Body:
     return Body.of(cov)
 
 
-@router.get("/coverage", response_model=Coverage)
+@router.get("/coverage", response_model=Coverage, openapi_extra=STREET_PARAMS)
 async def coverage(request: Request) -> Response:
     """Coverage of the current assignment per grid, community and district, resilience and the
-    fragile grids (figures of :mod:`geo_grid.figures`, computed once per assignment version)."""
+    fragile grids (figures of :mod:`geo_grid.figures`, computed once per assignment version);
+    with ``street``, one street's grids and communities and its own totals."""
     require(request, "read")
-    body = snapshot(request).views.coverage
+    street = street_query(request)
+    views = snapshot(request).views
+    body = views.coverage if street is None else views.coverage_of_street(street)
     who = principal(request)
     if not policy.in_scope(who, None):
         body = _scoped(body, who)

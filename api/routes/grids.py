@@ -9,8 +9,10 @@ from fastapi.responses import JSONResponse
 from api.access import check_code, principal, require
 from api.models.grids import GridCollection, GridFeature
 from api.routes._read import (
+    STREET_DESCRIPTION,
     UNMASKED_PARAMS,
     RequestRoute,
+    known_street,
     path_params,
     send_body,
     show_unmasked,
@@ -49,20 +51,25 @@ class GeoJSONResponse(JSONResponse):
             response_description="GeoJSON FeatureCollection")
 async def list_grids(request: Request,
                      community: str | None = Query(None, pattern=r"^\d{12}$"),
+                     street: str | None = Query(None, pattern=r"^\d{9}$",
+                                                description=STREET_DESCRIPTION),
                      as_of: str | None = Query(None, description=AS_OF)) -> GeoJSONResponse:
-    """Every grid (or a community's) as a GeoJSON FeatureCollection with per-grid figures;
-    with ``as_of``, the grids of the boundary version in force then (header
+    """Every grid (or a community's, or a street's) as a GeoJSON FeatureCollection with
+    per-grid figures; with ``as_of``, the grids of the boundary version in force then (header
     ``X-Boundary-Version`` names it)."""
     if community is not None:
         check_code(request, "read", community)
+    street = known_street(request, street)
     view = snapshot(request)
     if as_of is not None:
         view = await run_in_threadpool(request.app.state.service.as_of, as_of)
     who = principal(request)
-    if community is None and not policy.in_scope(who, None):
-        # a caller scoped to a community or a grid: only the grids in its scope
+    if community is not None and street is not None and not community.startswith(street):
+        body = Body.of(feature_collection([]))  # a community of another street: none
+    elif community is None and (street is not None or not policy.in_scope(who, None)):
+        # a street asked for, or a caller scoped to a community or a grid: only those grids
         features = [f for code, f in view.views.grid_features.items()
-                    if policy.in_scope(who, code)]
+                    if policy.in_scope(who, code) and code.startswith(street or "")]
         body = Body.of(feature_collection(features))
     else:
         body = _community_body(view.views, community)

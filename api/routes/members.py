@@ -10,7 +10,15 @@ from fastapi.responses import Response
 
 from api.access import check_code, principal, require
 from api.models.members import Member
-from api.routes._read import UNMASKED_PARAMS, RequestRoute, path_params, show_unmasked, snapshot
+from api.routes._read import (
+    STREET_DESCRIPTION,
+    UNMASKED_PARAMS,
+    RequestRoute,
+    known_street,
+    path_params,
+    show_unmasked,
+    snapshot,
+)
 from geo_grid.auth import policy
 from geo_grid.errors import NotFound
 
@@ -23,20 +31,27 @@ JSON = "application/json"
 @router.get("/members", response_model=list[Member], openapi_extra=UNMASKED_PARAMS)
 async def list_members(request: Request,
                        grid: str | None = Query(None, pattern=r"^\d{15}$",
-                                                description="grid code")) -> Response:
-    """Members (of one grid) with the buildings they cover, their load and capacity."""
+                                                description="grid code"),
+                       street: str | None = Query(None, pattern=r"^\d{9}$",
+                                                  description=STREET_DESCRIPTION)) -> Response:
+    """Members (of one grid, or of one street) with the buildings they cover, their load and
+    capacity."""
     view = snapshot(request)
     if grid is not None:
         check_code(request, "read", grid)
         if grid not in view.gazetteer.grid_info:
             raise NotFound(f"grid {grid} does not exist", grid=grid)
+    street = known_street(request, street)
+    if grid is not None and street is not None and not grid.startswith(street):
+        return Response(b"[]", media_type=JSON)  # a grid of another street: nobody
     who = principal(request)
-    scoped = grid is None and not policy.in_scope(who, None)
+    scoped = grid is None and (street is not None or not policy.in_scope(who, None))
     show = await show_unmasked(request, grid or who.scope)
     views = view.views
-    if scoped:  # only the members of the grids in the caller's scope
+    if scoped:  # only the members of the grids in the street asked for and the caller's scope
         ids = [mid for mid, row in views.member_rows.items()
-               if policy.in_scope(who, row["grid_code"])]
+               if policy.in_scope(who, row["grid_code"])
+               and str(row["grid_code"]).startswith(street or "")]
         if show:
             return Response(views.members_unmasked_of(ids), media_type=JSON)
         return Response(b"[" + b",".join(views.member[mid] for mid in ids) + b"]", media_type=JSON)

@@ -21,6 +21,7 @@ from api.models.scenarios import (
     ScenarioOut,
     TradeoffOut,
 )
+from api.routes._read import STREET_DESCRIPTION, known_street
 from api.schemas import ScenarioIn
 from api.state import ServiceState
 from geo_grid.auth import policy
@@ -89,9 +90,18 @@ def scenario_grids(state: ServiceState, spec: dict) -> list[str | None]:
     buildings = district.buildings.set_index("code")["grid_code"]
     out: list[str | None] = [members.get(m) for m in spec.get("unavailable_members", ())]
     out += [buildings.get(b) for b in spec.get("sealed_buildings", ())]
-    if spec.get("unavailable_fraction") or spec.get("sealed_area") or not out:
+    if spec.get("unavailable_fraction"):
+        # drawn from one street's members (its code), or from every street's (None)
+        out.append(spec.get("street"))
+    if spec.get("sealed_area") or not out:
         out.append(None)
     return out
+
+
+def touches_street(state: ServiceState, kept: dict, street: str) -> bool:
+    """Whether a kept scenario names a place in ``street`` or spans every street."""
+    return any(g is None or str(g).startswith(street)
+               for g in scenario_grids(state, kept["result"]["scenario"]))
 
 
 def check_scenario_scope(request: Request, state: ServiceState, spec: dict) -> None:
@@ -143,9 +153,15 @@ async def create_scenario(request: Request, body: ScenarioIn = Body(...),
 
 
 @router.get("/scenarios", response_model=list[ScenarioItem], dependencies=[needs("read")])
-def list_scenarios(request: Request, state: ServiceState = Depends(service)) -> list[dict]:
-    """Kept scenarios, newest first (a scoped caller's: those inside its scope)."""
+def list_scenarios(request: Request, state: ServiceState = Depends(service),
+                   street: str | None = Query(None, pattern=r"^\d{9}$",
+                                              description=STREET_DESCRIPTION)) -> list[dict]:
+    """Kept scenarios, newest first (a scoped caller's: those inside its scope; with
+    ``street``, those naming a place in that street or spanning every street)."""
+    street = known_street(request, street)
     rows = state.list_scenarios()
+    if street is not None:
+        rows = [r for r in rows if touches_street(state, state.get_scenario(r["id"]), street)]
     if policy.in_scope(principal(request), None):
         return rows
     return [r for r in rows if scenario_in_scope(request, state, state.get_scenario(r["id"]))]

@@ -51,7 +51,7 @@ from geo_grid.assign.flow import capacity_int, current_flow, demand_int, solve, 
 from geo_grid.assign.inputs import problem_from_district
 from geo_grid.assign.model import AssignmentError, Params, Problem, Solution
 from geo_grid.crs import metric_epsg, normalize_crs, to_cgcs2000, to_metric
-from geo_grid.district import District
+from geo_grid.district import STREET_DIGITS, District
 from geo_grid.errors import InvalidCoordinate, InvalidGeometry
 from geo_grid.figures import Figures, coverage_tables, figures
 
@@ -174,6 +174,11 @@ class Scenario:
     reinforcements_from : str, optional
         ``"pool"`` when ``reinforcements`` are the pool entries available ``at`` (resolved by
         :func:`geo_grid.store.pool.resolve_scenario_pool`), recorded with the scenario.
+    street : str, optional
+        In a store holding several streets, the street the ``unavailable_fraction`` is drawn
+        from (its members only). Named members, sealed buildings and a sealed area may lie in
+        any street, and the rebalance always runs over every street, so a sealed area across
+        a street boundary is covered from both sides.
     """
 
     name: str = ""
@@ -190,6 +195,7 @@ class Scenario:
     move_weight: float | None = None
     at: str | None = None
     reinforcements_from: str | None = None
+    street: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str):
@@ -203,6 +209,11 @@ class Scenario:
             object.__setattr__(self, key, tuple(_plain_str(x) for x in value))
         _check_fraction(self.unavailable_fraction)
         _check_seed(self.seed)
+        st = self.street
+        if st is not None and not (isinstance(st, str) and len(st) == STREET_DIGITS
+                                   and st.isascii() and st.isdigit()):
+            raise AssignmentError(f"street must be a street code of {STREET_DIGITS} digits, "
+                                  f"not {_json_type(st)}")
         if self.walk_limit_m is not None:
             _check_walk_limit(self.walk_limit_m)
         object.__setattr__(self, "surge", MappingProxyType(_check_surge(self.surge)))
@@ -284,7 +295,8 @@ class Scenario:
         elif not isinstance(d["surge"], Mapping):
             raise AssignmentError(f"surge must be an object of positive numbers, "
                                   f"not {_json_type(d['surge'])}")
-        for key in ("unavailable_fraction", "seed", "sealed_area_crs", "reinforcements"):
+        for key in ("unavailable_fraction", "seed", "sealed_area_crs", "reinforcements",
+                    "street"):
             if key in d and d[key] is None:
                 d.pop(key)
         return cls(**d)
@@ -310,6 +322,7 @@ class Scenario:
             **({"at": self.at} if self.at is not None else {}),
             **({"reinforcements_from": self.reinforcements_from}
                if self.reinforcements_from is not None else {}),
+            **({"street": self.street} if self.street is not None else {}),
         }
 
 
@@ -584,6 +597,24 @@ def sealed_by_area(buildings, area, crs: str = "cgcs2000") -> np.ndarray:
     return shapely.intersects(geom, area)
 
 
+def _of_street(district: District, problem: Problem, scenario: Scenario) -> np.ndarray:
+    """Mask of the members of the scenario's street (every member without one).
+
+    Raises
+    ------
+    AssignmentError
+        If the district holds no street of that code.
+    """
+    if scenario.street is None:
+        return np.ones(problem.n_members, dtype=bool)
+    if scenario.street not in district.street_codes:
+        raise AssignmentError(f"street {scenario.street} is not in this store (it holds "
+                              f"{', '.join(district.street_codes)})", street=scenario.street)
+    grid = district.members.set_index("id")["grid_code"].astype(str)
+    codes = grid.reindex(problem.member_ids.astype(str)).fillna("").to_numpy(str)
+    return np.char.startswith(codes, scenario.street)
+
+
 def scenario_masks(district: District, problem: Problem, scenario: Scenario):
     """Resolve a scenario against a district: (unavailable mask, sealed mask).
 
@@ -600,7 +631,8 @@ def scenario_masks(district: District, problem: Problem, scenario: Scenario):
     out = np.zeros(problem.n_members, dtype=bool)
     out[named] = True
     if scenario.unavailable_fraction > 0:
-        out |= draw_unavailable(problem.member_ids, problem.available & ~out,
+        out |= draw_unavailable(problem.member_ids,
+                                problem.available & ~out & _of_street(district, problem, scenario),
                                 scenario.unavailable_fraction, scenario.seed)
     sealed = sealed_mask(problem.building_codes, scenario.sealed_buildings)
     if scenario.sealed_area is not None:

@@ -68,12 +68,12 @@ def _token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def _street_code(conn: Connection) -> str | None:
-    return conn.execute(select(schema.street.c.code).limit(1)).scalar_one_or_none()
+def _street_codes(conn: Connection) -> list[str]:
+    return sorted(conn.execute(select(schema.street.c.code)).scalars())
 
 
 def _check_scope(conn: Connection, role: str, scope: str | None) -> str | None:
-    """The scope, validated for the role and the store's street."""
+    """The scope, validated for the role and the store's streets."""
     scope = None if scope is None or str(scope).strip() == "" else str(scope).strip()
     if role == "admin":
         if scope is not None:
@@ -88,10 +88,10 @@ def _check_scope(conn: Connection, role: str, scope: str | None) -> str | None:
                                     and len(scope) in ANY_SCOPE_DIGITS):
         raise InvalidInput(f"a scope is a street (9 digits), community (12) or grid (15) code "
                            f"(got {scope})", role=role, scope=scope)
-    street = _street_code(conn)
-    if scope is not None and street and not scope.startswith(street):
-        raise InvalidInput(f"scope {scope} is not inside this store's street {street}",
-                           role=role, scope=scope)
+    streets = _street_codes(conn)
+    if scope is not None and streets and not any(scope.startswith(s) for s in streets):
+        raise InvalidInput(f"scope {scope} is not inside a street of this store "
+                           f"({', '.join(streets)})", role=role, scope=scope)
     return scope
 
 

@@ -164,6 +164,52 @@ def sources_version(report: dict) -> str:
     return h.hexdigest()[:16]
 
 
+def _streets_in(db) -> list[str] | None:
+    """The street codes of the store at ``db`` (None when there is no store yet)."""
+    from geo_grid.store.backend import open_backend
+    from geo_grid.store.store import Store
+    from geo_grid.store.streets import street_codes
+
+    if not open_backend(db).exists():
+        return None
+    store = Store(db)
+    try:
+        return street_codes(store)
+    finally:
+        store.close()
+
+
+def _adds(db, code: str, present: list[str], force: bool) -> bool:
+    """Whether importing street ``code`` into a store holding ``present`` adds it (True) or
+    replaces the store (False); refuses what would lose another street's data."""
+    from geo_grid.store.backend import display
+
+    if code not in present:
+        return True
+    if not force:
+        raise StoreError(f"store {display(db)} holds street {code} already; give --force to "
+                         "replace it", path=display(db), street=code)
+    if present != [code]:
+        others = ", ".join(c for c in present if c != code)
+        raise StoreError(f"store {display(db)} holds other streets too ({others}): replacing it "
+                         f"would lose them; redraw street {code}'s grids with `geo-grid grid` "
+                         "or import it into a store of its own", path=display(db), street=code)
+    return False
+
+
+def _add(db, district: District, sources: list[dict]) -> dict:
+    """Add an imported street to the store at ``db`` (see :func:`geo_grid.store.streets.add_street`)."""
+    from geo_grid.store.store import Store
+    from geo_grid.store.streets import add_street
+
+    store = Store(db)
+    try:
+        return add_street(store, district, author="geo-grid import",
+                          note=json.dumps([s["file"] for s in sources], ensure_ascii=False))
+    finally:
+        store.close()
+
+
 def import_store(db: str | Path, files: Mapping[str, str | Path], *, crs: Sequence[str] = (),
                  fields: Sequence[str] = (), encoding: str | None = None, force: bool = False,
                  report_path: str | Path | None = None,
@@ -171,11 +217,15 @@ def import_store(db: str | Path, files: Mapping[str, str | Path], *, crs: Sequen
                  tolerance_m: float = 1.0,
                  household_range: tuple[int, int] = HOUSEHOLD_RANGE,
                  on_report: Callable[[ImportResult], None] | None = None) -> ImportResult:
-    """Import a street's own layers into a new store, all or nothing.
+    """Import a street's own layers into a new store, or add them to a store holding other
+    streets, all or nothing.
 
     The layers are read and checked (:func:`read_layers`); the report is written to
-    ``report_path`` whatever the outcome; the store is built only when nothing stops it, in a
-    temporary file moved into place at the end, so an existing store is untouched on failure.
+    ``report_path`` whatever the outcome. Into a new store (or with ``force`` over a store of
+    that street alone) the store is built only when nothing stops it, in a temporary file moved
+    into place at the end, so an existing store is untouched on failure. A street the store
+    does not hold yet is added to it in one transaction (``report["added_street"]``;
+    :func:`geo_grid.store.streets.add_street`).
     ``repair``, ``tolerance_m`` and ``household_range`` go to :func:`read_layers`;
     ``on_report`` is called with the result once the layers are read and checked, whatever
     the outcome (the command line writes the report map with it).
@@ -188,7 +238,10 @@ def import_store(db: str | Path, files: Mapping[str, str | Path], *, crs: Sequen
     Raises
     ------
     StoreError
-        If the store exists without ``force``, the layers have errors, or writing fails.
+        If the store holds the street already and ``force`` is not given (or it holds other
+        streets too), the layers have errors, or writing fails.
+    Conflict, InvalidInput
+        Adding the street would reuse another street's codes or overlap its outline.
     """
     from geo_grid.store.build import build_store_from, now_iso
 
@@ -196,9 +249,7 @@ def import_store(db: str | Path, files: Mapping[str, str | Path], *, crs: Sequen
     from geo_grid.store.backend import display, locate
 
     db = locate(db)  # a GeoPackage path or a postgresql+psycopg:// URL
-    if db.exists() and not force:  # say so before reading anything
-        raise StoreError(f"store {display(db)} exists; give --force to replace it",
-                         path=display(db))
+    present = _streets_in(db)
     result = read_layers(files, crs=crs, fields=fields, encoding=encoding, repair=repair,
                          tolerance_m=tolerance_m, household_range=household_range)
     if progress:
@@ -214,6 +265,12 @@ def import_store(db: str | Path, files: Mapping[str, str | Path], *, crs: Sequen
                 violations=len(result.errors))
         sources = [{"layer": k, "file": report["layers"][k]["file"],
                     "sha256": report["layers"][k]["sha256"]} for k in LAYERS]
+        code = str(result.district.street["code"].iloc[0])
+        if present is not None and _adds(db, code, present, force):
+            report["added_street"] = _add(db, result.district, sources)
+            report["store"] = display(db)
+            report["boundaries_version"] = sources_version(report)
+            return result
         meta = {
             "boundaries_version": sources_version(report),
             "boundaries": json.dumps([s["file"] for s in sources], ensure_ascii=False),

@@ -163,6 +163,17 @@ def declare(conn: Connection, table: Table, *, description: str | None = None,
     add_rtree_index(conn, table.name)
 
 
+def widen_bounds(conn: Connection, name: str, bounds) -> None:
+    """Grow a feature table's declared extent to hold ``bounds`` (minx, miny, maxx, maxy), after
+    rows were added outside it (GDAL and QGIS read the extent of a GeoPackage layer from
+    ``gpkg_contents``; PostGIS computes it, so nothing is written there)."""
+    if conn.dialect.name == "postgresql":
+        return
+    from geo_grid.store.gpkg import widen_extent
+
+    widen_extent(conn, name, bounds)
+
+
 def declare_attributes(conn: Connection, name: str) -> None:
     """List an attribute table in ``gpkg_contents`` if it is not there yet (GeoPackage only:
     GDAL then shows it too); nothing on PostGIS."""

@@ -106,10 +106,75 @@ def fill_store(conn, district: District, *, meta: dict[str, str],
         progress("wrote tables", 1)
 
 
+def _fitted(params: PopulationParams, district: District) -> PopulationParams:
+    """``params`` with no more party organisations and branches than a small street's
+    volunteers can fill (every branch gets at least one member); the reference district's
+    are unchanged."""
+    import dataclasses
+
+    volunteers = len(district.grids) * params.volunteers
+    orgs = max(len(district.communities), min(params.organisations, volunteers // 2))
+    branches = max(orgs, min(params.branches, volunteers))
+    return dataclasses.replace(params, organisations=orgs, branches=branches)
+
+
+def synthetic_district(boundaries: Path | str | None = None,
+                       params: PopulationParams = PopulationParams(),
+                       progress: Progress | None = None) -> District:
+    """The layers of a folder checked, with a seeded synthetic population and its initial
+    assignment: what :func:`build_store` writes, and what ``geo-grid init`` adds to a store
+    holding other streets.
+
+    Parameters
+    ----------
+    boundaries : Path or str, optional
+        Folder of the layers (the reference district by default).
+    params : PopulationParams
+        Team sizes and seed of the synthetic population.
+    progress : callable, optional
+        Called as ``progress(step, advance)``.
+
+    Returns
+    -------
+    District
+
+    Raises
+    ------
+    StoreError
+        If the layers have topology violations.
+    """
+    from geo_grid.assign import initial_assignment
+
+    folder = Path(boundaries) if boundaries is not None else DEFAULT_BOUNDARIES
+    layers = load_layers(folder)
+    violations = validate(layers)
+    if violations:
+        raise StoreError(
+            f"{len(violations)} topology violations in {folder}; run `geo-grid validate`: "
+            + "; ".join(str(v) for v in violations[:5]),
+            violations=len(violations),
+        )
+    if progress:
+        progress("validated layers", 1)
+    households = generate_households(layers.buildings, seed=params.seed)
+    district = District(layers.street, layers.communities, layers.grids, layers.buildings,
+                        households=households)
+    members = generate_members(district, _fitted(params, district))
+    district = District(layers.street, layers.communities, layers.grids, layers.buildings,
+                        households=households, members=members)
+    if progress:
+        progress("drew population", 1)
+    assignment = initial_assignment(district)
+    if progress:
+        progress("assigned buildings", 1)
+    return District(layers.street, layers.communities, layers.grids, layers.buildings,
+                    households=households, members=members, assignment=assignment)
+
+
 def build_store(path: Path | str, boundaries: Path | str | None = None,
                 params: PopulationParams = PopulationParams(),
                 progress: Progress | None = None) -> dict:
-    """Build the embedded GeoPackage store from the layers and a seeded synthetic population.
+    """Build the embedded GeoPackage store from the layers plus a seeded synthetic population.
 
     The store is written to a temporary file beside ``path`` and moved into place only when it is
     complete, so a build that fails leaves the previous store untouched.
@@ -135,34 +200,10 @@ def build_store(path: Path | str, boundaries: Path | str | None = None,
     StoreError
         If the layers have topology violations or writing fails.
     """
-    from geo_grid.assign import initial_assignment
-
     t0 = time.perf_counter()
     path = locate(path)
     folder = Path(boundaries) if boundaries is not None else DEFAULT_BOUNDARIES
-    layers = load_layers(folder)
-    violations = validate(layers)
-    if violations:
-        raise StoreError(
-            f"{len(violations)} topology violations in {folder}; run `geo-grid validate`: "
-            + "; ".join(str(v) for v in violations[:5]),
-            violations=len(violations),
-        )
-    if progress:
-        progress("validated layers", 1)
-    households = generate_households(layers.buildings, seed=params.seed)
-    district = District(layers.street, layers.communities, layers.grids, layers.buildings,
-                        households=households)
-    members = generate_members(district, params)
-    district = District(layers.street, layers.communities, layers.grids, layers.buildings,
-                        households=households, members=members)
-    if progress:
-        progress("drew population", 1)
-    assignment = initial_assignment(district)
-    district = District(layers.street, layers.communities, layers.grids, layers.buildings,
-                        households=households, members=members, assignment=assignment)
-    if progress:
-        progress("assigned buildings", 1)
+    district = synthetic_district(folder, params, progress)
     version = boundaries_version(folder)
     meta = {
         "boundaries_version": version,
@@ -174,13 +215,13 @@ def build_store(path: Path | str, boundaries: Path | str | None = None,
     _write_atomically(path, district, meta, progress)
     return {
         "path": display(path),
-        "communities": len(layers.communities),
-        "grids": len(layers.grids),
-        "buildings": len(layers.buildings),
-        "households": len(households),
-        "residents": int(np.asarray(households["size"], dtype=np.int64).sum()),
-        "members": len(members),
-        "assigned_pairs": len(assignment),
+        "communities": len(district.communities),
+        "grids": len(district.grids),
+        "buildings": len(district.buildings),
+        "households": len(district.households),
+        "residents": int(np.asarray(district.households["size"], dtype=np.int64).sum()),
+        "members": len(district.members),
+        "assigned_pairs": len(district.assignment),
         "build_seconds": round(time.perf_counter() - t0, 3),
         "boundaries_version": version,
     }

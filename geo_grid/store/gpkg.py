@@ -207,6 +207,16 @@ def register_table(conn: Connection, table: str, *, geometry_column: str | None 
         )
 
 
+def widen_extent(conn: Connection, table: str, bounds) -> None:
+    """Grow the extent ``gpkg_contents`` declares for ``table`` to hold ``bounds``."""
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
+    conn.execute(text(
+        "UPDATE gpkg_contents SET min_x = min(coalesce(min_x, :a), :a), "
+        "min_y = min(coalesce(min_y, :b), :b), max_x = max(coalesce(max_x, :c), :c), "
+        "max_y = max(coalesce(max_y, :e), :e) WHERE table_name = :t"),
+        {"t": table, "a": minx, "b": miny, "c": maxx, "e": maxy})
+
+
 #: The extension row GDAL writes for an R-tree spatial index (GeoPackage "gpkg_rtree_index").
 RTREE_EXTENSION = "gpkg_rtree_index"
 RTREE_DEFINITION = "http://www.geopackage.org/spec120/#extension_rtree"

@@ -15,10 +15,12 @@ import uuid
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy import inspect as sa_inspect
 
+from geo_grid.district import street_of
 from geo_grid.errors import Conflict, NotFound
 from geo_grid.figures import FIGURES_VERSION, Figures
 from geo_grid.store import schema
@@ -29,9 +31,9 @@ from geo_grid.store.store import Store
 
 ASSIGNMENT_COLUMNS = ("member_id", "building_code", "load", "distance_m", "share", "units")
 #: Version kinds ``revert`` never takes back: reverts themselves, imports of members or
-#: households and boundary edits (which keep the assignment as it was and only mark that the
-#: people or the grids changed).
-UNDO_SKIP = ("revert", "import", "boundary")
+#: households, boundary edits (which keep the assignment as it was and only mark that the
+#: people or the grids changed) and a street added to the store (its rows join the others').
+UNDO_SKIP = ("revert", "import", "boundary", "street")
 
 
 @contextmanager
@@ -354,7 +356,7 @@ def revert(store: Store, expected: str | None = None) -> dict[str, Any]:
                            "current now; look at it and revert again", current=current,
                            base=expected)
         stamp = _new_stamp(conn, current)
-        rows = _rows_of(conn, step["previous"])
+        rows = _restored(conn, step, current)
         below = conn.execute(select(v.c.scenario_id).where(
             v.c.kind.notin_(UNDO_SKIP), v.c.undone_by.is_(None), v.c.fid < step["fid"])
             .order_by(v.c.fid.desc()).limit(1)).scalar()
@@ -369,6 +371,34 @@ def revert(store: Store, expected: str | None = None) -> dict[str, Any]:
     return {"status": "reverted", "reverted_scenario": sid_now, "restored_scenario": below,
             "assignment_version": stamp, "restored_version": step["previous"],
             "members_made_available": len(restored)}
+
+
+def _streets(rows: pd.DataFrame) -> np.ndarray:
+    return street_of(rows["building_code"]) if len(rows) else np.array([], dtype=object)
+
+
+def _restored(conn, step, current: str | None) -> pd.DataFrame:
+    """The rows a revert of ``step`` makes current: the rows before the step for the streets
+    the step changed, and the current rows of every other street (a store may hold several
+    streets; a street added, or changed by its own step, since stays as it is)."""
+    before, made = _rows_of(conn, step["previous"]), _rows_of(conn, step["version"])
+    now = _rows_of(conn, current)
+    key = list(ASSIGNMENT_COLUMNS[:2])
+
+    def per_street(rows: pd.DataFrame) -> dict:
+        return {s: set(map(tuple, part[key].astype(str).to_numpy()))
+                for s, part in rows.groupby(_streets(rows))} if len(rows) else {}
+
+    b, m = per_street(before), per_street(made)
+    touched = {s for s in set(b) | set(m) if b.get(s) != m.get(s)}
+    if not touched:  # a step that changed nothing: what was current before it
+        return before
+    keep_now = now[~np.isin(_streets(now), list(touched))] if len(now) else now
+    back = before[np.isin(_streets(before), list(touched))] if len(before) else before
+    parts = [p for p in (back, keep_now) if len(p)]
+    if not parts:
+        return before.iloc[0:0]
+    return pd.concat(parts, ignore_index=True).sort_values(key, ignore_index=True)
 
 
 def history(store: Store, member_id: str | None = None) -> pd.DataFrame:
