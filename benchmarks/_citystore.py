@@ -1,11 +1,11 @@
 """A store of a whole generated district or city (``boundaries/generate.py --city wuxi``).
 
-The city generator writes every street of the chosen districts (``streets.geojson``); a store
-holds one street. For the map benchmarks the streets are merged into one outline (code: the
-first district's code and ``000``, a code no real street has) and the store is built as
-:func:`geo_grid.store.build_store` builds one — seeded synthetic households and members, the
-initial assignment — but written with :func:`geo_grid.store.build.build_store_from`, which does
-not ask community codes to extend the street's (the city's committees belong to many streets).
+The city generator writes every street of the chosen districts (``streets.geojson``), and a
+store holds many streets: each street is a row of the store's street layer, its committees'
+codes extending its code. The store is built as :func:`geo_grid.store.build_store` builds one —
+seeded synthetic households and members, the initial assignment — in one go (adding 88 streets
+one by one with ``geo-grid init`` would re-read the store 88 times), with
+:func:`geo_grid.store.build.build_store_from`.
 
     .venv/bin/python benchmarks/_citystore.py --district 320214[,320213...] OUT_DIR   # + OUT_DIR/city.gpkg
 """
@@ -40,9 +40,7 @@ def generate(out: Path, district: str | None) -> dict:
 
 def build_city_store(layers_dir: Path, db: Path) -> dict:
     """Build the store ``db`` from the generator's files in ``layers_dir``; counts and seconds."""
-    import geopandas as gpd
     import pyogrio
-    import shapely
 
     from geo_grid.assign import initial_assignment
     from geo_grid.district import District
@@ -52,10 +50,8 @@ def build_city_store(layers_dir: Path, db: Path) -> dict:
     t0 = time.perf_counter()
     raw = {name: pyogrio.read_dataframe(layers_dir / f"{name}.geojson") for name in FILES}
     streets = raw["streets"]
-    code = str(streets["district_code"].min()) + "000"
-    name = "、".join(dict.fromkeys(streets["district_name"].astype(str)))
-    street = gpd.GeoDataFrame({"code": [code], "name": [name]},
-                              geometry=[shapely.union_all(streets.geometry.to_numpy())], crs=streets.crs)
+    code = str(streets["district_code"].min())
+    street = streets[["code", "name", "geometry"]].astype({"code": str, "name": str})
     comm, grids, bld = (raw[k].drop(columns=["synthetic"], errors="ignore")
                         for k in ("communities", "grids", "buildings"))
     import dataclasses

@@ -112,7 +112,7 @@ def main() -> None:
                 out[f"{label}_build_s"] = round(time.perf_counter() - t0, 2)
                 print(f"{label}: built in {out[f'{label}_build_s']} s", flush=True)
             district = load_district(gpkg)
-            street = district.street.geometry.iloc[0]
+            street = district.street.geometry.union_all()  # every street of the store
             rng = np.random.default_rng(7)
             x0, y0, x1, y1 = street.bounds
             pts = np.column_stack([rng.uniform(x0, x1, 4000), rng.uniform(y0, y1, 4000)])

@@ -271,7 +271,7 @@ def measure_lookup(district, n_points: int, sjoin_points: int, res: dict,
           f"build peak +{res['locator_build_peak_mib']:,} MiB), raster {loc.nx}x{loc.ny} cells of "
           f"{cell_deg:g} deg", flush=True)
 
-    outline = district.street.geometry.iloc[0]
+    outline = district.street.geometry.union_all()  # every street of the store
     pts = outline_points(outline, n_points, 42)
     x, y = pts[:, 0].copy(), pts[:, 1].copy()
     runs = []

@@ -106,7 +106,7 @@ def free_port() -> int:
 
 def street_points(district, n: int, seed: int) -> np.ndarray:
     """``n`` seeded uniform points inside the street outline (lon/lat)."""
-    street = district.street.geometry.iloc[0]
+    street = district.street.geometry.union_all()  # every street of the store
     x0, y0, x1, y1 = street.bounds
     rng = np.random.default_rng(seed)
     out = np.empty((0, 2))
