@@ -62,6 +62,15 @@ TILE_PRESETS = {
 }
 
 
+def street_title(district: District) -> str:
+    """The name a page gives the area it shows: the street's name, or for a store of several
+    streets the first one's and how many (e.g. ``东亭街道等88个街道``)."""
+    names = [str(n) for n in district.street.sort_values("code")["name"]]
+    if not names:
+        return "街道"
+    return names[0] if len(names) == 1 else f"{names[0]}等{len(names)}个街道"
+
+
 def tile_settings(tiles, tiles_key: str | None = None, tiles_attr: str | None = None) -> dict | None:
     """Resolve the ``tiles`` setting to ``{url, attr, max_zoom, subdomains, shift}`` or None.
 

@@ -248,7 +248,7 @@ def coverage_map(
     """
     if color_by not in ("load", "coverage"):
         raise ValueError("color_by must be 'load' or 'coverage'")
-    street_name = str(district.street["name"].iloc[0]) if len(district.street) else "街道"
+    street_name = D.street_title(district)
     m, proj = base_map(
         district, tiles=tiles, tiles_key=tiles_key, tiles_attr=tiles_attr, asset_mode=asset_mode,
         static_prefix=static_prefix, page_title=f"{street_name} 网格覆盖图",

@@ -349,7 +349,7 @@ def scenario_map(
     if phase not in ("before", "after"):
         raise ValueError("phase must be 'before' or 'after'")
     sv = scenario_view(scenario)
-    street_name = str(district.street["name"].iloc[0]) if len(district.street) else "街道"
+    street_name = D.street_title(district)
     m, proj = base_map(
         district, tiles=tiles, tiles_key=tiles_key, tiles_attr=tiles_attr, asset_mode=asset_mode,
         static_prefix=static_prefix, page_title=f"{street_name} 应急调整：{sv.name}",
@@ -695,7 +695,7 @@ def compare_page(
                         map_box={"width": "50%", "left": "0%", "position": "absolute"}, **kw)
     right = scenario_map(district, sv, phase="after", title="调整后", panel=True,
                          map_box={"width": "50%", "left": "50%", "position": "absolute"}, **kw)
-    street_name = str(district.street["name"].iloc[0]) if len(district.street) else "街道"
+    street_name = D.street_title(district)
     import html as _html
 
     fig = Figure(title=_html.escape(f"{street_name} 调整前后对比：{sv.name}"))

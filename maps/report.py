@@ -104,7 +104,7 @@ def report_map(district: District, report: dict, *, tiles="none", tiles_key: str
     """
     violations = list(report.get("violations", []))
     repairs = list(report.get("repairs", []))
-    street_name = _text(district.street["name"].iloc[0]) if len(district.street) else "街道"
+    street_name = _text(D.street_title(district))
     m, proj = base_map(district, tiles=tiles, tiles_key=tiles_key, tiles_attr=tiles_attr,
                        asset_mode=asset_mode, static_prefix=static_prefix,
                        title=f"{street_name} 数据检查", page_title=f"{street_name} 数据检查报告")

@@ -120,7 +120,7 @@ def tiled_coverage_map(
     folium.Map
         Render it with :func:`maps.assets.render_html`.
     """
-    street_name = str(district.street["name"].iloc[0]) if len(district.street) else "街道"
+    street_name = D.street_title(district)
     m, _ = base_map(district, tiles=tiles, tiles_key=tiles_key, tiles_attr=tiles_attr,
                     asset_mode=asset_mode, static_prefix=static_prefix,
                     page_title=f"{street_name} 网格覆盖图（矢量瓦片）")
