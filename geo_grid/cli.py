@@ -211,7 +211,7 @@ def validate(boundaries: Path = typer.Option(None, help="layer folder (default: 
 
 
 @app.command("import")
-def import_(db: Path = typer.Option(..., "--db", parser=locate, help="store to create: a GeoPackage file or a postgresql+psycopg:// URL"),
+def import_(db: Path = typer.Option(..., "--db", parser=locate, help="store to create or add the street to: a GeoPackage file or a postgresql+psycopg:// URL"),
             street: str = typer.Option(..., help="street outline: FILE or FILE:layername"),
             communities: str = typer.Option(..., help="community polygons"),
             grids: str = typer.Option(..., help="grid polygons"),
@@ -231,9 +231,10 @@ def import_(db: Path = typer.Option(..., "--db", parser=locate, help="store to c
             tolerance: float = typer.Option(1.0, "--tolerance", help="repair tolerance in metres (width)"),
             household_range: str = typer.Option("300-500", "--household-range", metavar="LOW-HIGH",
                                                 help="households a grid should hold (warning outside)"),
-            force: bool = typer.Option(False, help="replace an existing store")) -> None:
+            force: bool = typer.Option(False, help="replace an existing store of one street (without it, a street the store does not hold is added to it)")) -> None:
     """Build a store from a street office's own layers (GeoJSON, GeoPackage, Shapefile or zip,
-    KML/KMZ, CSV/xlsx with WKT or lon/lat); errors stop it and leave an existing store as it was."""
+    KML/KMZ, CSV/xlsx with WKT or lon/lat), or add the street to an existing store holding
+    others; errors stop it and leave an existing store as it was."""
     from geo_grid.errors import InvalidInput
     from geo_grid.importing import import_store
     from geo_grid.importing.checks import parse_household_range

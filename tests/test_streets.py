@@ -141,7 +141,7 @@ def test_import_adds_a_shapefile_street_and_refuses_overlap_and_replacement(
     out = cli("import", "--db", db, *args, check=False)
     assert out.returncode == 2 and "holds street 320214099 already" in out.stdout + out.stderr
     out = cli("import", "--db", db, *args, "--force", check=False)
-    assert out.returncode == 2 and "holds other streets too" in out.stdout + out.stderr
+    assert out.returncode == 2 and "replacing it would lose them" in out.stdout + out.stderr
     assert _counts(db) == before
     # a street west of the reference one, from Shapefiles: added, without people
     west = write_neighbour(tmp_path / "west", ref_street, driver="ESRI Shapefile", side="west",

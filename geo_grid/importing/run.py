@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from geo_grid.district import LAYERS, District
-from geo_grid.errors import InvalidInput, StoreError
+from geo_grid.errors import Conflict, InvalidInput, StoreError
 from geo_grid.importing.assemble import DEFAULTS, assemble
 from geo_grid.importing.checks import HOUSEHOLD_RANGE, store_checks, warnings_of
 from geo_grid.importing.encoding import GB18030
@@ -181,20 +181,22 @@ def _streets_in(db) -> list[str] | None:
 
 def _adds(db, code: str, present: list[str], force: bool) -> bool:
     """Whether importing street ``code`` into a store holding ``present`` adds it (True) or
-    replaces the store (False); refuses what would lose another street's data."""
+    replaces the store (False, with ``force``); refuses what would lose another street's data
+    or replace a street without ``force``."""
     from geo_grid.store.backend import display
 
-    if code not in present:
-        return True
-    if not force:
+    if force:
+        if len(present) > 1:
+            raise Conflict(f"store {display(db)} holds {len(present)} streets "
+                           f"({', '.join(present)}): replacing it would lose them; add a new "
+                           "street without --force, redraw a street's grids with `geo-grid "
+                           "grid`, or import into a store of its own", path=display(db),
+                           street=code)
+        return False
+    if code in present:
         raise StoreError(f"store {display(db)} holds street {code} already; give --force to "
                          "replace it", path=display(db), street=code)
-    if present != [code]:
-        others = ", ".join(c for c in present if c != code)
-        raise StoreError(f"store {display(db)} holds other streets too ({others}): replacing it "
-                         f"would lose them; redraw street {code}'s grids with `geo-grid grid` "
-                         "or import it into a store of its own", path=display(db), street=code)
-    return False
+    return True
 
 
 def _add(db, district: District, sources: list[dict]) -> dict:
@@ -222,10 +224,10 @@ def import_store(db: str | Path, files: Mapping[str, str | Path], *, crs: Sequen
 
     The layers are read and checked (:func:`read_layers`); the report is written to
     ``report_path`` whatever the outcome. Into a new store (or with ``force`` over a store of
-    that street alone) the store is built only when nothing stops it, in a temporary file moved
-    into place at the end, so an existing store is untouched on failure. A street the store
-    does not hold yet is added to it in one transaction (``report["added_street"]``;
-    :func:`geo_grid.store.streets.add_street`).
+    one street, replaced) the store is built only when nothing stops it, in a temporary file
+    moved into place at the end, so an existing store is untouched on failure. Without
+    ``force``, a street the store does not hold yet is added to it in one transaction
+    (``report["added_street"]``; :func:`geo_grid.store.streets.add_street`).
     ``repair``, ``tolerance_m`` and ``household_range`` go to :func:`read_layers`;
     ``on_report`` is called with the result once the layers are read and checked, whatever
     the outcome (the command line writes the report map with it).
@@ -238,10 +240,11 @@ def import_store(db: str | Path, files: Mapping[str, str | Path], *, crs: Sequen
     Raises
     ------
     StoreError
-        If the store holds the street already and ``force`` is not given (or it holds other
-        streets too), the layers have errors, or writing fails.
+        If the store holds the street already and ``force`` is not given, the layers have
+        errors, or writing fails.
     Conflict, InvalidInput
-        Adding the street would reuse another street's codes or overlap its outline.
+        ``force`` over a store of several streets; adding the street would reuse another
+        street's codes or overlap its outline.
     """
     from geo_grid.store.build import build_store_from, now_iso
 
