@@ -386,7 +386,9 @@ def _restored(conn, step, current: str | None) -> pd.DataFrame:
     key = list(ASSIGNMENT_COLUMNS[:2])
 
     def per_street(rows: pd.DataFrame) -> dict:
-        return {s: set(map(tuple, part[key].astype(str).to_numpy()))
+        # who covers what and how much: a step that only shifted load changed its street too
+        cols = [*key, "load"]
+        return {s: set(map(tuple, part[cols].astype(str).to_numpy()))
                 for s, part in rows.groupby(_streets(rows))} if len(rows) else {}
 
     b, m = per_street(before), per_street(made)
