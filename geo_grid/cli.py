@@ -462,7 +462,11 @@ def serve(db: Path = DbOption,
           boundaries: Path = typer.Option(None, help="layer folder used if the store is missing"),
           public_lookup: bool = typer.Option(False, "--public-lookup",
                                              help="open the masked point and address lookups "
-                                                  "to callers without a token")) -> None:
+                                                  "to callers without a token"),
+          worker_timeout: int = typer.Option(
+              120, "--worker-timeout", min=1,
+              help="seconds a worker may take to answer uvicorn's health check (it loads the "
+                   "store and builds its lookup index first: minutes for a city)")) -> None:
     """Serve the map and the API (builds the store first if it is missing).
 
     On a store with no users an ``admin`` is created and a login URL with a one-time token is
@@ -487,7 +491,8 @@ def serve(db: Path = DbOption,
     # access log lines keep the path only (query strings hold residents' addresses), and the
     # requests uvicorn refuses itself (a URL over 64 KiB) are answered with problem+json too
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info", log_config=log_config(), http=ProblemHttpToolsProtocol)
+                log_level="info", log_config=log_config(), http=ProblemHttpToolsProtocol,
+                timeout_worker_healthcheck=worker_timeout)
 
 
 @app.command()
