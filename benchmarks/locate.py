@@ -2,8 +2,9 @@
 
 Draws 1M seeded random points over the street's bounding box, answers them with
 ``GridLocator.locate`` and with ``geopandas.sjoin(points, grids, predicate="within")``, checks the
-answers are identical, times single in-process lookups and the index build. The last line printed
-is one JSON object.
+answers are identical, times single in-process lookups and the index build (best of 3, and the
+first build's peak resident memory over the process before it, Linux). The last line printed is
+one JSON object.
 
     .venv/bin/python benchmarks/locate.py [--points N] [--boundaries DIR]
 """
@@ -21,6 +22,7 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 import argparse  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
+from contextlib import suppress  # noqa: E402
 
 import geopandas as gpd  # noqa: E402
 import numpy as np  # noqa: E402
@@ -28,6 +30,15 @@ import pandas as pd  # noqa: E402
 
 from geo_grid.layers import load_layers  # noqa: E402
 from geo_grid.locator import GridLocator  # noqa: E402
+
+
+def _status_mib(field: str) -> float:
+    """A memory figure of this process from /proc/self/status (MiB; NaN where there is none)."""
+    with suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def main() -> None:
@@ -40,10 +51,15 @@ def main() -> None:
     layers = load_layers(args.boundaries)
     grids = layers.grids[["code", "geometry"]]
     builds = []
+    with suppress(OSError):  # reset the peak (VmHWM) to the current resident size
+        Path("/proc/self/clear_refs").write_text("5")
+    rss0 = _status_mib("VmRSS")
     for _ in range(3):
         t = time.perf_counter()
         loc = GridLocator.build(grids["code"], grids.geometry.array)
         builds.append(time.perf_counter() - t)
+        if len(builds) == 1:
+            build_peak_mib = _status_mib("VmHWM") - rss0
     build_s = min(builds)
 
     rng = np.random.default_rng(args.seed)
@@ -80,7 +96,7 @@ def main() -> None:
     covered = float((ours >= 0).mean())
     print(f"grids: {len(grids)}, raster {loc.nx}x{loc.ny} cells of {loc.cell} deg, "
           f"{len(loc.cand_ptr) - 1} boundary cells")
-    print(f"index build: {build_s:.3f} s (best of 3)")
+    print(f"index build: {build_s:.3f} s (best of 3), peak +{build_peak_mib:.1f} MiB")
     print(f"ours:  {n / ours_s / 1e6:.2f} M points/s ({ours_s * 1e3:.1f} ms, best of 3)")
     print(f"geopandas.sjoin(predicate='within'): {n / sjoin_s / 1e6:.2f} M points/s ({sjoin_s:.2f} s)")
     print(f"covered share: {covered:.3f}; identical answers: {identical}")
@@ -94,6 +110,7 @@ def main() -> None:
         "identical": identical,
         "single_p50_us": round(float(np.percentile(lat_ns, 50)) / 1e3, 3),
         "build_s": round(build_s, 3),
+        "build_peak_mib": round(build_peak_mib, 1),
     }))
 
 
