@@ -102,10 +102,10 @@ class GridLocator:
         cut = _Cutter(geoms, float(x0), float(y0), float(cell_deg), nx, ny, raster)
         cells, cands, closed = [], [], []
         for r0 in range(0, ny, BLOCK):
-            c, g = cut.band(r0)
+            c, g, boxes = cut.band(r0)
             cells.append(c)
             cands.append(g)
-            closed.append(cut.closed(c, g))
+            closed.append(cut.closed(c, g, boxes))
         cell_of = np.concatenate(cells)  # one entry per (boundary cell, candidate): cell order
         cand = np.concatenate(cands).astype(np.int32)
         bcells, starts = np.unique(cell_of, return_index=True)
@@ -301,10 +301,12 @@ class GridLocator:
 class _Cutter:
     """The build's worker: cuts the raster band by band and fills it.
 
-    Every box it makes is the union of whole raster cells, with corners computed exactly as
-    the cells' own (``x0 + i * cell`` and that plus ``cell``), so a block that no grid edge
-    touches holds no cell that one touches, and the single cells it ends with are the very
-    boxes a cell-by-cell build tests: the answers are the same to the last bit.
+    Every block is a union of whole raster cells, with corners computed exactly as the cells'
+    own (``x0 + i * cell`` and that plus ``cell``). While quartering, a block is kept when an
+    edge *segment* comes within a small tolerance of it (plain arithmetic on numpy arrays: it
+    may keep a block that no edge touches, never drop one that an edge touches); the single
+    cells it ends with are then tested exactly, with shapely, as the cell-by-cell build tests
+    them: the answers are the same to the last bit.
     """
 
     def __init__(self, geoms, x0: float, y0: float, cell: float, nx: int, ny: int,
@@ -315,8 +317,17 @@ class _Cutter:
         self.ys = y0 + np.arange(ny) * cell
         self.edges = shapely.boundary(geoms)
         shapely.prepare(self.edges)
-        self.tree_e = shapely.STRtree(self.edges)
         self.tree = shapely.STRtree(geoms)
+        # every edge segment (x1, y1, x2, y2) and its grid, ring by ring
+        rings, grid_of_ring = shapely.get_parts(self.edges, return_index=True)
+        xy, ring = shapely.get_coordinates(rings, return_index=True)
+        same = ring[1:] == ring[:-1]
+        self.seg = np.hstack([xy[:-1][same], xy[1:][same]])
+        self.seg_grid = grid_of_ring[ring[:-1][same]]
+        self.tree_s = shapely.STRtree(shapely.linestrings(self.seg.reshape(-1, 2, 2)))
+        # far above the rounding of the arithmetic below, far below a cell
+        self.tol = 1e-9 * max(1.0, float(np.abs(xy).max(initial=0.0)))
+        self.ngrids = len(geoms)
         self.unions: dict[tuple[int, ...], object] = {}
 
     def boxes(self, r: np.ndarray, c: np.ndarray, s: int) -> np.ndarray:
@@ -325,6 +336,26 @@ class _Cutter:
         r1 = np.minimum(r + s, self.ny) - 1
         c1 = np.minimum(c + s, self.nx) - 1
         return shapely.box(self.xs[c], self.ys[r], self.xs[c1] + self.cell, self.ys[r1] + self.cell)
+
+    def near(self, r: np.ndarray, c: np.ndarray, s: int, b: np.ndarray,
+             k: np.ndarray) -> np.ndarray:
+        """For pairs (block b, segment k): may the segment touch the block's box? True whenever
+        it does (the box widened by ``tol``: a separating-axis test on the box's sides and the
+        segment's line)."""
+        r1 = np.minimum(r + s, self.ny) - 1
+        c1 = np.minimum(c + s, self.nx) - 1
+        t = self.tol
+        bx0, bx1 = self.xs[c][b] - t, self.xs[c1][b] + self.cell + t
+        by0, by1 = self.ys[r][b] - t, self.ys[r1][b] + self.cell + t
+        x1, y1, x2, y2 = self.seg[k].T
+        ok = ((np.minimum(x1, x2) <= bx1) & (np.maximum(x1, x2) >= bx0)
+              & (np.minimum(y1, y2) <= by1) & (np.maximum(y1, y2) >= by0))
+        dx, dy = x2 - x1, y2 - y1
+        # the side of the segment's line each corner is on (0 on it): the box is clear of the
+        # line when all four are strictly on one side
+        side = np.stack([dx * (py - y1) - dy * (px - x1)
+                         for px, py in ((bx0, by0), (bx1, by0), (bx0, by1), (bx1, by1))])
+        return ok & (side.max(axis=0) >= 0) & (side.min(axis=0) <= 0)
 
     def fill(self, r: np.ndarray, c: np.ndarray, s: int) -> None:
         """Fill s × s blocks that no grid edge crosses with the grid holding their first cell's
@@ -343,7 +374,7 @@ class _Cutter:
         ok = (rows < self.ny)[:, :, None] & (cols < self.nx)[:, None, :]
         self.raster[idx[ok]] = np.broadcast_to(val[:, None, None], idx.shape)[ok]
 
-    def band(self, r0: int) -> tuple[np.ndarray, np.ndarray]:
+    def band(self, r0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Fill the band of rows ``r0 .. r0 + BLOCK - 1`` outside its boundary cells.
 
         Returns
@@ -351,20 +382,23 @@ class _Cutter:
         cells, grids : numpy.ndarray
             The band's boundary cells (flat raster index) and the grids whose edge touches each,
             one pair per row, sorted by cell then grid.
+        boxes : numpy.ndarray
+            The boundary cells' boxes, one per cell, in cell order.
         """
         s = BLOCK
         c = np.arange(0, self.nx, s)
         r = np.full(len(c), r0)
-        bi, gi = self.tree_e.query(self.boxes(r, c, s), predicate="intersects")
+        # pairs (block, segment): the segments whose bounding box meets the block's box
+        bi, ki = self.tree_s.query(self.boxes(r, c, s))
         while True:
+            near = self.near(r, c, s, bi, ki)
+            bi, ki = bi[near], ki[near]
+            if s == 1:
+                break
             crossed = np.zeros(len(r), dtype=bool)
             crossed[bi] = True
             self.fill(r[~crossed], c[~crossed], s)
-            if s == 1:
-                cells = r[bi] * self.nx + c[bi]
-                o = np.lexsort((gi, cells))
-                return cells[o], gi[o]
-            # quarter the crossed blocks; a quarter is tested only against its parent's edges
+            # quarter the crossed blocks; a quarter is tested only against its parent's segments
             h = s // 2
             parents = np.flatnonzero(crossed)
             qr = (r[parents][:, None] + np.array([0, 0, h, h])).ravel()
@@ -373,16 +407,29 @@ class _Cutter:
             slot = np.full(len(r), -1)
             slot[parents] = np.arange(len(parents))
             qb = (4 * slot[bi][:, None] + np.arange(4)).ravel()
-            qg = np.repeat(gi, 4)
-            qb, qg = qb[keep[qb]], qg[keep[qb]]
+            qk = np.repeat(ki, 4)
+            qb, qk = qb[keep[qb]], qk[keep[qb]]
             renumber = np.cumsum(keep) - 1
-            r, c, qb, s = qr[keep], qc[keep], renumber[qb], h
-            hit = shapely.intersects(self.edges[qg], self.boxes(r, c, s)[qb])
-            bi, gi = qb[hit], qg[hit]
+            r, c, bi, ki, s = qr[keep], qc[keep], renumber[qb], qk, h
+        # single cells: each grid whose segments came near, tested exactly against the cell
+        pair = np.unique(bi.astype(np.int64) * self.ngrids + self.seg_grid[ki])
+        bi, gi = pair // self.ngrids, pair % self.ngrids
+        near_cells, which = np.unique(bi, return_inverse=True)
+        boxes = self.boxes(r[near_cells], c[near_cells], 1)
+        hit = shapely.intersects(self.edges[gi], boxes[which])
+        bi, gi, which = bi[hit], gi[hit], which[hit]
+        crossed = np.zeros(len(r), dtype=bool)
+        crossed[bi] = True
+        self.fill(r[~crossed], c[~crossed], 1)
+        cells = r[bi] * self.nx + c[bi]
+        o = np.lexsort((gi, cells))
+        cells, gi, which = cells[o], gi[o], which[o]
+        first = np.r_[True, cells[1:] != cells[:-1]]
+        return cells, gi, boxes[which[first]]
 
-    def closed(self, cells: np.ndarray, grids: np.ndarray) -> np.ndarray:
-        """Per boundary cell (sorted pairs as :meth:`band` returns them): do its candidates
-        cover the whole cell? The union of each distinct candidate set is made once."""
+    def closed(self, cells: np.ndarray, grids: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """Per boundary cell (sorted pairs and boxes as :meth:`band` returns them): do its
+        candidates cover the whole cell? The union of each distinct candidate set is made once."""
         bcells, start, count = np.unique(cells, return_index=True, return_counts=True)
         out = np.zeros(len(bcells), dtype=bool)
         if not len(bcells):
@@ -394,9 +441,6 @@ class _Cutter:
         which = which.ravel()
         order = np.argsort(which, kind="stable")
         bounds = np.searchsorted(which[order], np.arange(len(sets) + 1))
-        boxes = shapely.box(self.xs[bcells % self.nx], self.ys[bcells // self.nx],
-                            self.xs[bcells % self.nx] + self.cell,
-                            self.ys[bcells // self.nx] + self.cell)
         for k, key in enumerate(sets):
             members = order[bounds[k]:bounds[k + 1]]
             cand = tuple(int(g) for g in key if g >= 0)
