@@ -64,7 +64,7 @@ class GridLocator:
         The result is the same, array for array, as testing every cell of the bounding box on its
         own, but only the cells near a grid edge are ever made into boxes: the box is cut into
         bands of :data:`BLOCK` rows, each band into blocks of ``BLOCK`` × ``BLOCK`` cells, and a
-        block is quartered only while a grid edge crosses it (a quadtree). A block that no edge
+        block is quartered only while a grid edge may cross it (a quadtree). A block that no edge
         crosses lies wholly inside one grid or outside all, and is filled with one value. The
         memory is the raster (4 bytes per cell, shared with the ``array`` that
         :meth:`locate_one` reads) plus one band's boxes at a time.
