@@ -38,6 +38,39 @@ def generate(out: Path, district: str | None) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def unique_addresses(bld, streets):
+    """The buildings with unique addresses, as the store and its address matcher require, and
+    how many were renamed.
+
+    Across the city, village and compound names repeat from one street to another (东湖村12号
+    in two districts; 新桥村12栋 and 新桥村12号 are one address to the matcher,
+    :func:`geo_grid.address.match.building_keys`): the compound and address of a building whose
+    address or key repeats take its district's and street's names in front, as a postal address
+    would (and, still repeated within one street, its code after).
+    """
+    import pandas as pd
+
+    from geo_grid.address.match import building_keys
+
+    def repeated(b) -> pd.Series:
+        keys = pd.Series(building_keys(b["compound"], b["number"]), index=b.index)
+        return keys.duplicated(keep=False) | b["address"].duplicated(keep=False)
+
+    dup = repeated(bld)
+    if not dup.any():
+        return bld, 0
+    names = dict(zip(streets["code"].astype(str),
+                     streets["district_name"].astype(str) + streets["name"].astype(str), strict=False))
+    prefix = bld["code"].astype(str).str[:9].map(names).fillna("")
+    bld = bld.copy()
+    for col in ("compound", "address"):
+        bld.loc[dup, col] = prefix[dup] + bld.loc[dup, col].astype(str)
+    again = repeated(bld)  # the same compound and number twice in one street
+    for col in ("compound", "address"):
+        bld.loc[again, col] = bld.loc[again, col].astype(str) + "（" + bld.loc[again, "code"].astype(str) + "）"
+    return bld, int(dup.sum())
+
+
 def build_city_store(layers_dir: Path, db: Path) -> dict:
     """Build the store ``db`` from the generator's files in ``layers_dir``; counts and seconds."""
     import pyogrio
@@ -56,15 +89,7 @@ def build_city_store(layers_dir: Path, db: Path) -> dict:
                         for k in ("communities", "grids", "buildings"))
     import dataclasses
 
-    if bld["address"].duplicated().any():
-        # the store (and the address matcher) hold an address once; across districts the
-        # generator repeats some: the road or compound of each takes its district's short name
-        # in front (新吴春雷家园1栋)
-        names = dict(zip(streets["district_code"].astype(str),
-                         streets["district_name"].astype(str).str.rstrip("区市"), strict=False))
-        prefix = [names.get(str(c)[:6], "") for c in bld["code"]]
-        bld = bld.assign(**{col: [p + str(v) if v is not None else v for p, v in zip(prefix, bld[col], strict=True)]
-                            for col in ("address", "compound") if col in bld.columns})
+    bld, _ = unique_addresses(bld, streets)
 
     params = PopulationParams()
     # at least one party branch per organisation (one organisation per community at least)

@@ -154,28 +154,20 @@ def build_gpkg(scale: str, district: str, work: Path, res: dict) -> Path:
 
 
 def unique_addresses(work: Path) -> int:
-    """Make the generated buildings' addresses unique (the store requires it): across the city,
-    village and compound addresses repeat from one street to another (东湖村12号 in two
-    districts), so a repeated address is prefixed with its district's and street's names, as a
-    postal address would be (and, still repeated within one street, followed by the code). Returns
-    how many addresses were prefixed (0: the file is left as it is)."""
+    """Make the generated buildings' addresses unique in the layer file (see
+    :func:`benchmarks._citystore.unique_addresses`); returns how many buildings were renamed
+    (0: the file is left as it is)."""
     import pyogrio
 
+    from benchmarks._citystore import unique_addresses as renamed
+
     path = work / "buildings.geojson"
-    b = pyogrio.read_dataframe(path)
-    dup = b["address"].duplicated(keep=False).to_numpy()
-    if not dup.any():
-        return 0
     streets = pyogrio.read_dataframe(work / "streets.geojson", read_geometry=False)
-    names = dict(zip(streets["code"].astype(str),
-                     streets["district_name"].astype(str) + streets["name"].astype(str), strict=False))
-    prefix = b["code"].astype(str).str[:9].map(names).fillna("")
-    b.loc[dup, "address"] = prefix[dup] + b.loc[dup, "address"]
-    again = b["address"].duplicated(keep=False).to_numpy()  # same compound name in one street
-    b.loc[again, "address"] = b.loc[again, "address"] + "（" + b.loc[again, "code"].astype(str) + "）"
-    pyogrio.write_dataframe(b, path, driver="GeoJSON")
-    print(f"{int(dup.sum()):,} repeated building addresses prefixed with their district and street", flush=True)
-    return int(dup.sum())
+    b, n = renamed(pyogrio.read_dataframe(path), streets)
+    if n:
+        pyogrio.write_dataframe(b, path, driver="GeoJSON")
+        print(f"{n:,} repeated building addresses prefixed with their district and street", flush=True)
+    return n
 
 
 def admin_sql(sql: str, fetch: bool = False):

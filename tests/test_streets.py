@@ -190,6 +190,23 @@ def test_add_street_on_both_backends_all_or_nothing(backend, ref_street):
         store.close()
 
 
+def test_an_address_the_matcher_would_confuse_is_refused(store_path, tmp_path, ref_street):
+    """景渎家园1号 in the new street and 景渎家园1栋 in the old one are one address to the
+    matcher: the new street is refused (the service could not load both)."""
+    layers = neighbour_layers(ref_street)
+    b = layers["buildings"].copy()
+    b.loc[b.index[0], ["compound", "number", "address"]] = ["景渎家园", 1, "景渎家园1号"]
+    db = copy_without_users(store_path, tmp_path / "s.gpkg")
+    store = Store(db)
+    try:
+        with pytest.raises(Conflict, match="景渎家园1号"):
+            add_street(store, District(layers["street"], layers["communities"],
+                                       layers["grids"], b), author="test")
+        assert street_codes(store) == [REF]
+    finally:
+        store.close()
+
+
 # ------------------------------------------------------------------------- service
 
 

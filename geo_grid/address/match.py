@@ -44,7 +44,28 @@ from geo_grid.address.parse import ParsedAddress, number_key, parse_normalized
 from geo_grid.errors import InvalidInput
 from geo_grid.status import ADDRESS_STATUSES, MatchStatus
 
-__all__ = ["STATUSES", "AddressMatcher", "Candidate", "MatchResult"]
+__all__ = ["STATUSES", "AddressMatcher", "Candidate", "MatchResult", "building_keys"]
+
+
+def building_keys(compounds: Iterable[Any], numbers: Iterable[Any]) -> list[str | None]:
+    """The key the matcher finds a building by: its compound or road, normalised, and its
+    number with its suffix (``景渎家园12``: 景渎家园12栋 and 景渎家园12号 are one key). Two
+    buildings of one matcher may not share a key (None for a number the parser cannot read).
+
+    Parameters
+    ----------
+    compounds, numbers : iterable
+        The buildings' ``compound`` and ``number`` columns.
+
+    Returns
+    -------
+    list of str or None
+    """
+    out: list[str | None] = []
+    for comp, raw in zip(compounds, numbers, strict=True):
+        nk = number_key(raw)
+        out.append(None if nk is None else f"{_basic(str(comp))}{nk[0]}{nk[1]}")
+    return out
 
 STATUSES = ADDRESS_STATUSES  # matched, ambiguous, unmatched
 _RESIDENTIAL = frozenset({"slab", "point", "dormitory"})

@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import insert, select, union
 
+from geo_grid.address.match import building_keys
 from geo_grid.district import District
 from geo_grid.errors import Conflict, InvalidInput
 from geo_grid.store import schema
@@ -72,16 +73,21 @@ def _check_codes(conn, new: District) -> None:
             raise Conflict(f"{len(taken)} {name} code(s) of the new street are already used in "
                            f"the store ({', '.join(sorted(taken)[:5])}); codes are unique across "
                            "every street", layer=name, codes=sorted(taken)[:20])
+    # an address names one building store-wide: the same text, or the same compound and
+    # number written otherwise (12栋 / 12号), as the address matcher reads them
     b = schema.buildings
-    addresses = [str(a) for a in new.buildings["address"]]
-    same = set()
-    for i in range(0, len(addresses), 500):
-        same |= set(conn.execute(select(b.c.address).where(
-            b.c.address.in_(addresses[i:i + 500]))).scalars())
+    old = conn.execute(select(b.c.address, b.c.compound, b.c.number)).all()
+    nb = new.buildings
+    keys = building_keys(nb["compound"], nb["number"])
+    taken = set(building_keys([r.compound for r in old], [r.number for r in old]))
+    texts = {r.address for r in old}
+    same = sorted({str(a) for a, k in zip(nb["address"], keys, strict=True)
+                   if str(a) in texts or k in taken})
     if same:
         raise Conflict(f"{len(same)} building address(es) of the new street are already in the "
-                       f"store ({', '.join(sorted(same)[:5])}); an address names one building",
-                       layer="buildings", addresses=sorted(same)[:20])
+                       f"store ({', '.join(same[:5])}); an address names one building: put the "
+                       "street's or district's name in front of the compound",
+                       layer="buildings", addresses=same[:20])
 
 
 def _check_overlap(store: Store, conn, new: District) -> None:
