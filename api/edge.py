@@ -11,6 +11,9 @@ Requests
   JSON) the request is answered ``413`` there and then, and the route sees the client gone. A
   ``Content-Length`` over the limit is answered before anything is read.
 
+- Whether the client takes gzip is read once, here, and left in the scope under
+  :data:`ACCEPTS_GZIP` for the routes that encode their own answers (the point lookup).
+
 Responses
 ---------
 - Every response gets ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``
@@ -67,6 +70,9 @@ MULTIPART_SLACK = 64 * 1024
 SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
 PROBLEM = "application/problem+json"
+#: Scope key of the request's ``Accept-Encoding`` verdict (True: gzip accepted), set by
+#: :class:`EdgeMiddleware` for the routes behind it.
+ACCEPTS_GZIP = "geo_grid.accepts_gzip"
 
 
 def body_limit(scope: Scope, content_type: str) -> int:
@@ -181,6 +187,9 @@ GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 _STORED_FINAL = b"\x01"  # BFINAL=1, BTYPE=00 (stored), padded to the byte
 _LENGTHS = struct.Struct("<HH").pack  # LEN, NLEN of a stored block
 _TRAILER = struct.Struct("<II").pack  # CRC-32, ISIZE
+#: LEN and NLEN of the short stored blocks (a point lookup's end is a few dozen bytes)
+_SHORT_LENGTHS = tuple(_LENGTHS(n, n ^ 0xFFFF) for n in range(256))
+_crc32 = zlib.crc32
 
 
 class GzipPrefix:
@@ -203,18 +212,24 @@ class GzipPrefix:
     def __init__(self, prefix: bytes, level: int = 6) -> None:
         c = zlib.compressobj(level, zlib.DEFLATED, -15)  # raw deflate: the header is ours
         self.deflated = GZIP_HEADER + c.compress(prefix) + c.flush(zlib.Z_SYNC_FLUSH)
+        # ... followed by the header of the final stored block: BFINAL=1, BTYPE=00, padded to
+        # the byte (its LEN and NLEN depend on the end)
+        self._head = self.deflated + _STORED_FINAL
         self.crc = zlib.crc32(prefix)
         self.size = len(prefix)
 
     def join(self, end: bytes) -> bytes:
         """The gzip encoding of ``prefix + end`` (``end`` shorter than 64 KiB)."""
         n = len(end)
-        if n > 0xFFFF:
+        if n < 256:
+            lengths = _SHORT_LENGTHS[n]
+        elif n <= 0xFFFF:
+            lengths = _LENGTHS(n, n ^ 0xFFFF)
+        else:
             raise ValueError("a stored deflate block holds at most 65,535 bytes")
-        crc = zlib.crc32(end, self.crc)
-        # final stored block: BFINAL=1, BTYPE=00, padded to the byte; LEN, NLEN; the bytes
-        return b"".join((self.deflated, _STORED_FINAL, _LENGTHS(n, n ^ 0xFFFF), end,
-                         _TRAILER(crc, (self.size + n) & 0xFFFFFFFF)))
+        # the final stored block's LEN and NLEN, its bytes, then CRC-32 and length of the whole
+        return b"".join((self._head, lengths, end,
+                         _TRAILER(_crc32(end, self.crc), (self.size + n) & 0xFFFFFFFF)))
 
 
 class EdgeMiddleware:
@@ -257,6 +272,7 @@ class EdgeMiddleware:
                 declared = value
             elif name == b"authorization" and not value.isascii():
                 refusal = (400, "Bad request", "the Authorization header must be ASCII text")
+        scope[ACCEPTS_GZIP] = gz
         if len(scope.get("query_string", b"")) > MAX_QUERY_BYTES:
             refusal = (414, "URI too long", f"the query string is {len(scope['query_string'])} "
                        f"bytes, over the limit of {MAX_QUERY_BYTES} bytes")

@@ -8,7 +8,18 @@ The point lookup is the hottest route of the service, so it is kept lean:
   also documents the parameters) when it is not the common ``lon=..&lat=..[&crs=..]``;
 - the route sits on the app's own router (:func:`install`), so it is matched once;
 - the masked answer of each grid is checked against :class:`LookupResult` and encoded once per
-  district (:class:`_Encoded`); a request only adds its point to the ready bytes.
+  district (:class:`_Encoded`), gzip-encoded once too; a request only adds its point to the
+  ready bytes;
+- the commonest query of all, degrees written as ``repr`` writes them (:data:`DEGREES_QUERY`),
+  is answered with the query's own digits: no float formatting. The gzip verdict is the one
+  the edge middleware read (:data:`api.edge.ACCEPTS_GZIP`), and the service is read from the
+  scope without Starlette's ``State.__getattr__`` (which raises and catches an
+  ``AttributeError`` on every read).
+
+A new query parameter goes into :class:`LookupQuery` (and the validated path of
+:func:`lookup`): a query that carries it matches neither fast path (:func:`degrees_query`,
+:func:`plain_point` refuse any key but ``lon``, ``lat`` and ``crs``), so it is validated and
+answered there.
 
 The benchmark's no-op (``/api/v1/_noop``) is a route of the same class on the same router, just
 before the lookup. Address lookups and unmasked answers are built per request and checked
@@ -27,10 +38,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.access import unmask
-from api.edge import GzipPrefix, gzip_small
+from api.edge import ACCEPTS_GZIP, GzipPrefix, gzip_small
 from api.models.lookup import LookupResult
 from api.models.problem import problem_responses
-from api.routes._read import RequestRoute, snapshot, takes_gzip
+from api.routes._read import RequestRoute, takes_gzip
+from api.state import ServiceState
 from geo_grid.crs import CRS_NAMES
 from geo_grid.errors import BadRequest
 from geo_grid.lookup import Gazetteer
@@ -75,6 +87,32 @@ CRS_VALUE = re.compile(rb"[A-Za-z0-9:]{1,16}")
 #: the query as clients send it: ``lon=..&lat=..``, optionally ``&crs=..``, in this order
 COMMON = re.compile(rb"lon=(%s)&lat=(%s)(?:&crs=(%s))?" % (
     DECIMAL.pattern, DECIMAL.pattern, CRS_VALUE.pattern))
+
+
+#: a coordinate in degrees written exactly as ``repr`` writes the float it stands for: at most
+#: 15 significant digits (any decimal of 15 digits or fewer is the shortest one that reads back
+#: as its float, so ``repr`` gives those very digits), no trailing zero but in ``X.0``, no
+#: leading zero but in ``0.``, and not below 0.0001 unless zero (``repr`` writes ``1e-05``)
+REPR_DEGREES = (rb"-?(?:[1-9][0-9]{0,2}\.(?:[0-9]{0,11}[1-9]|0)"
+                rb"|0\.(?:0{0,3}[1-9](?:[0-9]{0,10}[1-9])?|0))")
+#: the commonest query: ``lon=..&lat=..`` in degrees, optionally ``&crs=`` ``wgs84`` or
+#: ``cgcs2000`` (the locator's own coordinates, no conversion); each number is captured as
+#: :data:`REPR_DEGREES` without its trailing zeros (``%.6f`` writes some), which change
+#: neither its value nor its ``repr``; at most 20 decimals, as :data:`DECIMAL` reads
+DEGREES_QUERY = re.compile(rb"lon=(%s)0{0,8}&lat=(%s)0{0,8}(?:&crs=(?:wgs84|cgcs2000))?" % (
+    REPR_DEGREES, REPR_DEGREES))
+
+
+def degrees_query(query: bytes) -> tuple[bytes, bytes] | None:
+    """The ``lon`` and ``lat`` digits of the commonest raw query string, or None.
+
+    That query is ``lon=..&lat=..[&crs=wgs84|cgcs2000]`` with both numbers written as ``repr``
+    writes a float, but for trailing zeros (:data:`DEGREES_QUERY`; a client formatting with
+    ``%.6f`` does): the digits returned, trailing zeros left out, are the answer's own, with no
+    float formatting. Any other query returns None and goes through :func:`plain_point`.
+    """
+    m = DEGREES_QUERY.fullmatch(query)
+    return None if m is None else m.group(1, 2)
 
 
 def plain_point(query: bytes) -> tuple[float, float, str] | None:
@@ -132,15 +170,16 @@ class _Encoded:
     """Masked answers per grid of one gazetteer, encoded once, without the point.
 
     An answer is its grid's ready bytes (everything up to the point's ``lon``) followed by the
-    point: one formatting operation per request.
+    point: one formatting operation per request. The ready bytes are kept gzip-encoded too
+    (:class:`~api.edge.GzipPrefix`), to which the point is joined at the cost of a CRC.
     """
 
     def __init__(self, gazetteer: Gazetteer) -> None:
         self.gazetteer = gazetteer
         self.locator = gazetteer.locator
         self.heads: dict[str | None, bytes] = {}  # by grid code (None: outside the street)
-        self.by_index: dict[int, bytes] = {}  # the same, by the locator's grid index (-1: outside)
-        self.gz_by_index: dict[int, GzipPrefix] = {}  # the same, gzip-encoded once
+        # by the locator's grid index (-1: outside): the head and its gzip encoding
+        self.by_index: dict[int, tuple[bytes, GzipPrefix]] = {}
 
     def head(self, code: str | None) -> bytes:
         """The encoded answer for ``code`` up to the point's longitude."""
@@ -151,29 +190,41 @@ class _Encoded:
                                        + b',"point":{"lon":')
         return head
 
+    def _ready(self, idx: int) -> tuple[bytes, GzipPrefix]:
+        """The head of the grid at locator index ``idx`` and its gzip encoding (made once)."""
+        ready = self.by_index.get(idx)
+        if ready is None:
+            head = self.head(None if idx < 0 else str(self.locator.codes[idx]))
+            ready = self.by_index[idx] = (head, GzipPrefix(head))
+        return ready
+
     def answer(self, code: str | None, x: float, y: float) -> bytes:
         """The masked answer for grid ``code`` (None: not covered) at CGCS2000 point ``x, y``."""
         # repr of a finite float is valid JSON and round-trips exactly
         return b'%s%r,"lat":%r,"crs":"cgcs2000"}}' % (self.head(code), x, y)
+
+    def degrees(self, lon: bytes, lat: bytes, gz: bool = False) -> bytes | None:
+        """The masked answer for a point in degrees written as ``repr`` writes them (the digits
+        of :func:`degrees_query`), gzip-encoded with ``gz``; None when out of range (then
+        :meth:`point` answers, or raises the error)."""
+        x, y = float(lon), float(lat)
+        if not (-180.0 <= x <= 180.0 and -90.0 <= y <= 90.0):
+            return None
+        idx = self.locator.locate_one(x, y)
+        head, prefix = self.by_index.get(idx) or self._ready(idx)
+        # the digits are repr's own (see REPR_DEGREES): the very bytes ``point`` would write
+        end = b'%s,"lat":%s,"crs":"cgcs2000"}}' % (lon, lat)
+        return prefix.join(end) if gz else head + end
 
     def point(self, lon: float, lat: float, crs: str, gz: bool = False) -> bytes:
         """The masked answer for a point given in ``crs``, as :meth:`Gazetteer.locate_point`
         locates it (gzip-encoded with ``gz``, for degrees); a bad point or CRS raises its
         error."""
         if crs in DEGREES and -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0:
-            # the common case: plain degrees, which need no conversion and cannot be invalid
-            idx = self.locator.locate_one(lon, lat)
-            head = self.by_index.get(idx)
-            if head is None:
-                head = self.by_index[idx] = self.head(
-                    None if idx < 0 else str(self.locator.codes[idx]))
+            # plain degrees, which need no conversion and cannot be invalid
+            head, prefix = self._ready(self.locator.locate_one(lon, lat))
             end = b'%r,"lat":%r,"crs":"cgcs2000"}}' % (lon, lat)
-            if gz:
-                prefix = self.gz_by_index.get(idx)
-                if prefix is None:
-                    prefix = self.gz_by_index[idx] = GzipPrefix(head)
-                return prefix.join(end)
-            return head + end
+            return prefix.join(end) if gz else head + end
         code, x, y = self.gazetteer.locate_point(lon, lat, crs)
         body = self.answer(code, x, y)
         return gzip_small(body) if gz else body
@@ -188,6 +239,16 @@ def encoded_for(gazetteer: Gazetteer) -> _Encoded:
     if _encoded is None or _encoded.gazetteer is not gazetteer:
         _encoded = _Encoded(gazetteer)
     return _encoded
+
+
+def service_of(scope) -> ServiceState:
+    """The running service (``request.app.state.service``) read from the ASGI scope.
+
+    Straight from the dictionary behind Starlette's ``app.state``: reading it as an attribute
+    goes through ``State.__getattr__``, reached only after the ordinary attribute lookup has
+    failed and built an ``AttributeError``, which costs the point lookup more than its locator.
+    """
+    return scope["app"].state._state["service"]
 
 
 def install(app: FastAPI) -> None:
@@ -221,15 +282,25 @@ async def lookup(request: Request) -> Response:
     Names and phones are masked unless ``unmasked=true`` is asked by a role that may see them,
     inside its scope. ``as_of`` answers with the grids in force at that time.
     """
-    point = plain_point(request.scope["query_string"])
-    if point is not None:
-        enc = encoded_for(snapshot(request).gazetteer)
-        if takes_gzip(request.scope):
+    scope = request.scope
+    query = scope["query_string"]
+    digits = degrees_query(query)
+    point = plain_point(query) if digits is None else None
+    if digits is not None or point is not None:
+        enc = encoded_for(service_of(scope).view.gazetteer)
+        gz = scope.get(ACCEPTS_GZIP)
+        if gz is None:  # no edge middleware in front (read the header here)
+            gz = takes_gzip(scope)
+        body = None if digits is None else enc.degrees(*digits, gz=gz)
+        if body is None:
+            # any other plain point: its floats formatted, converted from its CRS if need be
+            body = enc.point(*(point or plain_point(query)), gz=gz)
+        if gz:
             # encoded here at the cost of a CRC (see api.edge.GzipPrefix), not by the edge
-            resp = Response(enc.point(*point, gz=True), media_type=JSON)
+            resp = Response(body, media_type=JSON)
             resp.raw_headers += GZIPPED
             return resp
-        return Response(enc.point(*point), media_type=JSON)  # the edge adds Vary
+        return Response(body, media_type=JSON)  # the edge adds Vary
     q = parse_query(request)
     state = request.app.state.service
     gaz = state.gazetteer
