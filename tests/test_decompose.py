@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from geo_grid.assign import Params, Problem, rebalance_problem, solve, synthetic_problem
-from geo_grid.assign.decompose import components, current_settings, decomposition
+from geo_grid.assign.decompose import Decomposition, components, current_settings, decomposition
 from geo_grid.assign.flow import candidate_arcs, capacity_int, demand_int
 
 ONE_PIECE = dict(min_arcs=math.inf)
@@ -160,3 +160,39 @@ def test_rebalance_problem_same_optimum_with_and_without_parts(seed, share):
     assert one.solution.objective_int == parts.solution.objective_int
     assert one.summary["uncovered_load"] == parts.summary["uncovered_load"]
     assert one.summary["before"] == parts.summary["before"]
+
+
+def _pieces_with(workers: int, p: Problem, params: Params, **settings):
+    """Solve and rebalance ``p`` with ``workers`` processes (``parallel_arcs=0``: even this
+    small network goes through the pool)."""
+    out = np.random.default_rng(21).random(p.n_members) < 0.15
+    kw = dict(unavailable=out, sealed=np.zeros(p.n_buildings, bool), demand=p.demand)
+    with decomposition(min_arcs=0, workers=workers, parallel_arcs=0, **settings):
+        sol = solve(p, params)
+        reb = rebalance_problem(p, params, **kw)
+    return sol, reb
+
+
+@pytest.mark.parametrize("settings", [dict(part_arcs=math.inf), dict(part_arcs=4_000)])
+def test_parallel_and_serial_pieces_identical(settings):
+    # several components (and tiles with their seams): the pool solves the same pieces, and
+    # their results are written in the same order, so nothing depends on the worker count
+    params = Params()
+    p = with_current(clusters(4, 20), params)
+    assert n_components(p, params) >= 4
+    serial, reb_serial = _pieces_with(1, p, params, **settings)
+    parallel, reb_parallel = _pieces_with(2, p, params, **settings)
+    assert np.array_equal(serial.flow, parallel.flow)
+    assert serial.objective_int == parallel.objective_int
+    assert np.array_equal(serial.uncovered_int, parallel.uncovered_int)
+    assert serial.assignment.equals(parallel.assignment)
+    assert np.array_equal(reb_serial.solution.flow, reb_parallel.solution.flow)
+    assert reb_serial.assignment.equals(reb_parallel.assignment)
+    assert reb_serial.moves.equals(reb_parallel.moves)
+    assert reb_serial.figures_after.grid.equals(reb_parallel.figures_after.grid)
+
+
+def test_worker_count_follows_the_settings():
+    s = Decomposition(workers=2, parallel_arcs=1_000)
+    assert s.n_workers(999) == 1 and s.n_workers(1_000) == 2
+    assert Decomposition(workers=1, parallel_arcs=0).n_workers(10**9) == 1

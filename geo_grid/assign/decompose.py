@@ -32,6 +32,14 @@ candidate pairs, the same arc costs, the same price of uncovered load) and solve
    price) give the one-piece optimum, and only the walking and move cost of a tiled solve may
    be slightly above it (pairs near a border).
 
+Pieces that do not share a member or a building (packs of components, the tiles of one
+component) are solved at the same time by a pool of ``workers`` processes (the solver holds
+the interpreter lock, so threads would not run two solves at once); each piece is the same
+solve with the same input whatever process runs it, and its result is written in the order
+of a serial solve, so the flow does not depend on the worker count. A network below
+``parallel_arcs`` pairs is solved serially (starting the processes would not pay). The seam
+of a tiled component waits for its tiles.
+
 Tiles are used only for a component above ``part_arcs``; components alone never change the
 optimum. Which solves are split is set by :class:`Decomposition` (:func:`decomposition` sets it
 for a block of code); by default a network below ``min_arcs`` candidate pairs (every street
@@ -42,6 +50,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import multiprocessing
+import multiprocessing.pool
+import os
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
@@ -75,12 +86,26 @@ class Decomposition:
     price_hops : int
         Solve with the uncovered load priced at ``price_hops × (dearest arc + 1)`` instead of
         the full price (0: the full price); see the module docstring.
+    workers : int or None
+        Processes solving independent pieces at once (None: the machine's cores, at most 2;
+        1: serial, in this process). The result does not depend on it.
+    parallel_arcs : float
+        Networks with fewer pairs are solved serially whatever ``workers`` says.
     """
 
     min_arcs: float = 2_000_000
     part_arcs: float = 1_000_000
     seam: bool = True
     price_hops: int = 8
+    workers: int | None = None
+    parallel_arcs: float = 1_000_000
+
+    def n_workers(self, n_arcs: int) -> int:
+        """Worker processes for a network of ``n_arcs`` pairs (1 below ``parallel_arcs``)."""
+        if n_arcs < self.parallel_arcs:
+            return 1
+        w = self.workers if self.workers is not None else min(2, os.cpu_count() or 1)
+        return max(1, int(w))
 
 
 _SETTINGS: ContextVar[Decomposition | None] = ContextVar("decomposition", default=None)
@@ -137,18 +162,24 @@ def _tiles(problem: Problem, m: np.ndarray, b: np.ndarray, n_tiles: int) -> tupl
     bx, by = problem.building_xy[bu, 0], problem.building_xy[bu, 1]
     xcut = np.quantile(bx, np.arange(1, cols) / cols) if cols > 1 else np.zeros(0)
 
+    # the row cuts of each column, once (the same cuts for members and buildings)
+    col_b = np.searchsorted(xcut, bx, side="right")
+    ycuts = []
+    for k in range(cols):
+        col_y = by[col_b == k]
+        ycuts.append(np.quantile(col_y, np.arange(1, rows) / rows)
+                     if rows > 1 and len(col_y) else np.zeros(0))
+
     def tile_of(xy: np.ndarray) -> np.ndarray:
         c = np.searchsorted(xcut, xy[:, 0], side="right")
         t = np.zeros(len(xy), np.int64)
         for k in range(cols):
-            in_c = c == k
-            col_y = by[np.searchsorted(xcut, bx, side="right") == k]
-            ycut = (np.quantile(col_y, np.arange(1, rows) / rows)
-                    if rows > 1 and len(col_y) else np.zeros(0))
-            t[in_c] = k * rows + np.searchsorted(ycut, xy[in_c, 1], side="right")
+            in_c = np.flatnonzero(c == k)
+            t[in_c] = k * rows + np.searchsorted(ycuts[k], xy[in_c, 1], side="right")
         return t
 
-    return tile_of(problem.member_xy[m]), tile_of(problem.building_xy[b])
+    # a node's tile depends on its position only: once per member and building, then per pair
+    return tile_of(problem.member_xy)[m], tile_of(problem.building_xy)[b]
 
 
 def solve_parts(problem: Problem, params: Params, arcs: Arcs, dem: np.ndarray, cap: np.ndarray,
@@ -168,8 +199,10 @@ def solve_parts(problem: Problem, params: Params, arcs: Arcs, dem: np.ndarray, c
     U_solve = U
     if params.uncovered_cost is None and settings.price_hops and len(t_cost):
         U_solve = min(U, settings.price_hops * (int(t_cost.max()) + 1))
-    flow, unc, tiled = _solve_pieces(problem, arcs, t_pair, tm, tb, t_cap, t_cost, dem, cap,
-                                     U_solve, settings)
+    workers = settings.n_workers(len(t_pair))
+    with _Runner(workers) as run:
+        flow, unc, tiled = _solve_pieces(problem, arcs, t_pair, tm, tb, t_cap, t_cost, dem, cap,
+                                         U_solve, settings, run)
     if unc.any() and (tiled or U_solve < U):
         pair_flow = np.bincount(t_pair, weights=flow, minlength=len(arcs)).astype(np.int64)
         used = pair_flow > 0
@@ -187,9 +220,79 @@ def solve_parts(problem: Problem, params: Params, arcs: Arcs, dem: np.ndarray, c
     return (arcs.m[used], arcs.b[used], pair_flow[used]), unc, cost
 
 
-def _solve_pieces(problem, arcs, t_pair, tm, tb, t_cap, t_cost, dem, cap, U, settings):
+def _pool_context():
+    """Forked workers start at once and see the parent's modules (no re-import); where fork
+    is not available, the platform's default start method."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else None)
+
+
+_POOL: ContextVar[multiprocessing.pool.Pool | None] = ContextVar("flow_pool", default=None)
+
+
+@contextlib.contextmanager
+def solver_pool(workers: int):
+    """Within the block, the parts of big flows are solved by these ``workers`` processes
+    (none with ``workers <= 1``), started here at once: a caller that runs threads of its own
+    during the solve (the rebalance computes the figures before meanwhile) starts the pool
+    first, so that no process is forked while those threads run."""
+    if workers <= 1:
+        yield None
+        return
+    pool = _pool_context().Pool(workers)
+    token = _POOL.set(pool)
+    try:
+        yield pool
+    finally:
+        _POOL.reset(token)
+        pool.terminate()
+        pool.join()
+
+
+class _Done:
+    """The result of a solve run in this process, read like a pool's ``AsyncResult``."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def get(self):
+        return self.value
+
+
+class _Runner:
+    """Runs piece solves: at once on ``workers`` processes (the pool of :func:`solver_pool`
+    when one is in force, else a pool for this solve), or one after the other in this process
+    (1 worker).
+
+    :meth:`submit` returns a handle either way (``get()`` gives the result), so the caller
+    writes the results in the order it submitted them: the same flow whatever the worker count.
+    """
+
+    def __init__(self, workers: int):
+        self.pool = _POOL.get() if workers > 1 else None
+        self.own = None
+        if workers > 1 and self.pool is None:
+            self.own = self.pool = _pool_context().Pool(workers)
+
+    def __enter__(self) -> _Runner:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.own is not None:
+            self.own.terminate()
+            self.own.join()
+
+    def submit(self, fn, *args):
+        if self.pool is not None:
+            return self.pool.apply_async(fn, args)
+        return _Done(fn(*args))
+
+
+def _solve_pieces(problem, arcs, t_pair, tm, tb, t_cap, t_cost, dem, cap, U, settings,
+                  run: _Runner | None = None):
     """Components (packed together up to ``part_arcs``), big ones by tiles: (flow per network
     arc, uncovered per building, whether any component was tiled)."""
+    run = run or _Runner(1)
     label = components(problem, arcs)[t_pair] if len(t_pair) else np.zeros(0, np.int64)
     flow = np.zeros(len(t_pair), np.int64)
     unc = np.where(dem > 0, dem, 0).astype(np.int64)  # buildings with no pair stay uncovered
@@ -199,15 +302,13 @@ def _solve_pieces(problem, arcs, t_pair, tm, tb, t_cap, t_cost, dem, cap, U, set
     ends = np.r_[starts[1:], len(order)]
     packs: list[np.ndarray] = []
     pack: list[np.ndarray] = []
+    big: list[tuple[np.ndarray, int]] = []
     size = 0
-    tiled = False
     for s, e in zip(starts, ends, strict=True):
         idx = order[s:e]
         n_pairs = len(sorted_unique(t_pair[idx])) if e - s > settings.part_arcs else e - s
         if n_pairs > settings.part_arcs:
-            tiled = True
-            _solve_tiled(problem, idx, tm, tb, t_cap, t_cost, dem, cap, U, flow, unc,
-                         math.ceil(n_pairs / settings.part_arcs), settings.seam)
+            big.append((idx, math.ceil(n_pairs / settings.part_arcs)))
             continue
         pack.append(idx)
         size += e - s
@@ -216,24 +317,49 @@ def _solve_pieces(problem, arcs, t_pair, tm, tb, t_cap, t_cost, dem, cap, U, set
             pack, size = [], 0
     if pack:
         packs.append(np.concatenate(pack))
-    for idx in packs:
-        f, bb, u, _ = _local_solve(tm[idx], tb[idx], t_cap[idx], t_cost[idx], dem, cap, U)
+    # every independent piece is submitted before any result is awaited: the tiles of the
+    # tiled components first (their seams wait for them), then the packs of small components
+    tiled_jobs = [_submit_tiles(run, problem, idx, tm, tb, t_cap, t_cost, dem, cap, U, n_tiles)
+                  for idx, n_tiles in big]
+    pack_jobs = [run.submit(_local_solve, tm[idx], tb[idx], t_cap[idx], t_cost[idx], dem, cap, U)
+                 for idx in packs]
+    for (idx, _), job in zip(big, tiled_jobs, strict=True):
+        _finish_tiled(run, idx, tm, tb, t_cap, t_cost, dem, cap, U, flow, unc, job,
+                      settings.seam)
+    for idx, job in zip(packs, pack_jobs, strict=True):
+        f, bb, u, _ = job.get()
         flow[idx] = f
         unc[bb] = u
-    return flow, unc, tiled
+    return flow, unc, bool(big)
 
 
-def _solve_tiled(problem, idx, tm, tb, t_cap, t_cost, dem, cap, U, flow, unc, n_tiles, seam):
-    """Solve the component of network arcs ``idx`` by tiles then the seam, writing into
-    ``flow`` (per network arc) and ``unc`` (per building)."""
+def _submit_tiles(run, problem, idx, tm, tb, t_cap, t_cost, dem, cap, U, n_tiles):
+    """Submit the tile solves of the component of network arcs ``idx``: (tile of each arc's
+    member and building, [(arcs of the tile, future)])."""
     m, b = tm[idx], tb[idx]
     tile_m, tile_b = _tiles(problem, m, b, n_tiles)
     inside = tile_m == tile_b
-    for t in sorted_unique(tile_b):
-        sel = idx[inside & (tile_b == t)]
-        if not len(sel):
-            continue
-        f, bb, u, _ = _local_solve(tm[sel], tb[sel], t_cap[sel], t_cost[sel], dem, cap, U)
+    # the arcs of each tile, grouped by one stable sort instead of a mask per tile
+    ins = np.flatnonzero(inside)
+    by_tile = ins[np.argsort(tile_b[ins], kind="stable")]
+    t_sorted = tile_b[by_tile]
+    cut = np.flatnonzero(np.r_[True, t_sorted[1:] != t_sorted[:-1]]) if len(by_tile) \
+        else np.zeros(0, np.int64)
+    jobs = []
+    for s, e in zip(cut, np.r_[cut[1:], len(by_tile)], strict=True):
+        sel = idx[by_tile[s:e]]
+        jobs.append((sel, run.submit(_local_solve, tm[sel], tb[sel], t_cap[sel], t_cost[sel],
+                                     dem, cap, U)))
+    return inside, jobs
+
+
+def _finish_tiled(run, idx, tm, tb, t_cap, t_cost, dem, cap, U, flow, unc, job, seam):
+    """Write the tile solves of the component of network arcs ``idx`` into ``flow`` (per
+    network arc) and ``unc`` (per building), then solve its seam."""
+    inside, jobs = job
+    m, b = tm[idx], tb[idx]
+    for sel, fut in jobs:
+        f, bb, u, _ = fut.get()
         flow[sel] = f
         unc[bb] = u
     # buildings whose every pair crosses a border got no tile solve: all uncovered for now
@@ -256,7 +382,9 @@ def _solve_tiled(problem, idx, tm, tb, t_cap, t_cost, dem, cap, U, flow, unc, n_
     dem_left = dem - np.bincount(tb[fixed], weights=flow[fixed], minlength=len(dem)).astype(
         np.int64)
     sel = idx[both]
-    f, bb, u, _ = _local_solve(tm[sel], tb[sel], t_cap[sel], t_cost[sel],
-                               np.maximum(dem_left, 0), np.maximum(cap_left, 0), U)
+    # in a worker too: this process stays free (e.g. for the figures of a rebalance)
+    f, bb, u, _ = run.submit(_local_solve, tm[sel], tb[sel], t_cap[sel], t_cost[sel],
+                             np.maximum(dem_left, 0), np.maximum(cap_left, 0), U).get()
     flow[sel] = f
     unc[bb] = u
+

@@ -48,10 +48,15 @@ def one_taker_per_building(problem: Problem, params: Params, old: np.ndarray,
     """
     if not len(new):
         return new
-    flow = {(int(m), int(b)): int(x) for m, b, x in new}
+    # plain Python ints from whole columns (iterating numpy rows is far slower)
+    new_c = np.asarray(new, np.int64)
+    flow = dict(zip(zip(new_c[:, 0].tolist(), new_c[:, 1].tolist(), strict=True),
+                    new_c[:, 2].tolist(), strict=True))
     before: dict[tuple[int, int], int] = {}
-    for m, b, x in old:
-        before[(int(m), int(b))] = before.get((int(m), int(b)), 0) + int(x)
+    old_c = np.asarray(old, np.int64).reshape(-1, 3)
+    for mb, x in zip(zip(old_c[:, 0].tolist(), old_c[:, 1].tolist(), strict=True),
+                     old_c[:, 2].tolist(), strict=True):
+        before[mb] = before.get(mb, 0) + x
     cap = capacity_int(problem, params)
     load = np.bincount(new[:, 0], weights=new[:, 2], minlength=problem.n_members).astype(np.int64)
     taker_ok = (cap > 0) & ~problem.sealed_in
@@ -65,10 +70,14 @@ def one_taker_per_building(problem: Problem, params: Params, old: np.ndarray,
         split = sorted(((b, lst) for b, lst in gained.items() if len(lst) > 1),
                        key=lambda t: (-sum(d for _, d in t[1]), t[0]))
         changed = 0
-        for b, lst in split:
+        # the members within the limit of every split building, in one query (unsorted, in
+        # the order a query of the building alone gives)
+        near = tree.query_ball_point(problem.building_xy[[b for b, _ in split]],
+                                     params.walk_limit_m * (1 + 1e-12), return_sorted=False,
+                                     workers=-1) if split else []
+        for (b, lst), near_b in zip(split, near, strict=True):
             total = sum(d for _, d in lst)
-            cand = np.asarray(tree.query_ball_point(problem.building_xy[b],
-                                                    params.walk_limit_m * (1 + 1e-12)), np.int64)
+            cand = np.asarray(near_b, np.int64)
             cand = cand[taker_ok[cand]]
             # what each candidate already takes of this building counts as room
             taking = np.zeros(len(cand), np.int64)

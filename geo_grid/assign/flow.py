@@ -28,6 +28,7 @@ in parts: by connected components, big ones by tiles, with the coverage checked 
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, replace
 
@@ -93,12 +94,18 @@ def _pairs_within(xy_a: np.ndarray, xy_b: np.ndarray, limit: float):
     return sdm["i"].astype(np.int64), sdm["j"].astype(np.int64)
 
 
+def _query_workers(n_queries: int) -> int:
+    """Threads of a KD-tree query of ``n_queries`` points (the answer is the same with any)."""
+    return min(2, os.cpu_count() or 1) if n_queries >= 50_000 else 1
+
+
 def _knn(xy_from: np.ndarray, xy_to: np.ndarray, k: int, limit: float):
     """(i, j) pairs: the k nearest points of xy_to for each point of xy_from, within limit."""
     if len(xy_from) == 0 or len(xy_to) == 0 or k <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     k = min(k, len(xy_to))
-    d, j = cKDTree(xy_to).query(xy_from, k=k, distance_upper_bound=limit * (1 + 1e-12))
+    d, j = cKDTree(xy_to).query(xy_from, k=k, distance_upper_bound=limit * (1 + 1e-12),
+                                workers=_query_workers(len(xy_from)))
     d = d.reshape(len(xy_from), k)
     j = j.reshape(len(xy_from), k)
     ok = np.isfinite(d)

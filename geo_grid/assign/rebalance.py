@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -45,6 +46,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from geo_grid.assign.coverage import Coverage, coverage
+from geo_grid.assign.decompose import current_settings, solver_pool
 from geo_grid.assign.demand import demand_from_counts, sealed_mask, split_surge, surge_multiplier
 from geo_grid.assign.fewmoves import one_taker_per_building
 from geo_grid.assign.flow import capacity_int, current_flow, demand_int, solve, with_flow
@@ -857,26 +859,23 @@ def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarr
     # before the scenario, reinforcements are not there: their capacity does not count
     scn_before = scn.with_(available=scn.available & ~is_r) if n_reinforcements else scn
     before = coverage(scn_before, old[kept], params)
-    weight = scenario.move_weight if scenario is not None else None
+    codes, comms = grids if grids is not None else (None, None)
+    kw = {"grid_codes": codes, "grid_community": comms}
+    workers = _solve_workers(scn, params)
+    with solver_pool(workers), ThreadPoolExecutor(1) as aside:
+        # a city-scale flow is solved by worker processes (started first, before the thread):
+        # meanwhile this process computes the figures before, which do not depend on the solve
+        fig_before_job = (aside.submit(figures, scn_before, old[kept], params, cov=before, **kw)
+                          if workers > 1 else None)
+        sol, moves, placements, shortages, candidates, after = _settle_all(
+            problem, scn, params, old, demand, is_r, scenario, from_scratch, n_reinforcements,
+            beyond_m)
+        fig_before = (fig_before_job.result() if fig_before_job is not None
+                      else figures(scn_before, old[kept], params, cov=before, **kw))
     max_moves = scenario.max_moves if scenario is not None else None
-    pen = None
-    if n_reinforcements or weight is not None:
-        P = params.penalty_m
-        w = weight if weight is not None else (2.0 if n_reinforcements else 1.0)
-        pen = np.full(nm, int(round(P * w)), np.int64)
-        pen[is_r] = int(round(P))
-    settle = _Settle(scn, params, old, problem.demand, demand, is_r, not from_scratch)
-    sol, moves = settle(pen)
-    if max_moves is not None:
-        sol, moves = _cap_moves(scn, params, settle, sol, moves, is_r, pen, max_moves)
-    elif n_reinforcements or weight is not None:
-        sol, moves = _fewer_takers(scn, params, settle, sol, moves, is_r, pen)
-    after = coverage(scn, sol.flow, params)
-    placements = _placements(scn, sol, moves, is_r, params)
     if n_reinforcements:
         moves = moves[~moves["to_member"].isin(scn.member_ids[is_r].astype(str))] \
             .reset_index(drop=True)
-    shortages, candidates = _shortages(scn, sol, after, params, beyond_m)
     seconds = time.perf_counter() - t0
     summary = {
         "moves": int(len(moves)),
@@ -891,9 +890,6 @@ def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarr
         summary["placements"] = records(placements)
         summary["max_moves"] = max_moves
         summary["max_moves_met"] = max_moves is None or len(moves) <= max_moves
-    codes, comms = grids if grids is not None else (None, None)
-    kw = {"grid_codes": codes, "grid_community": comms}
-    fig_before = figures(scn_before, old[kept], params, cov=before, **kw)
     fig_after = figures(scn, sol.flow, params, cov=after, **kw)
     return RebalanceResult(
         scenario=scenario or Scenario(),
@@ -911,6 +907,41 @@ def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarr
         figures_after=fig_after,
         placements=placements,
     )
+
+
+def _solve_workers(scn: Problem, params: Params) -> int:
+    """Worker processes for the flow of a rebalance: more than one only when the network is
+    likely big enough to be solved in parts (members × ``k_buildings`` plus buildings ×
+    ``k_members`` pairs at least, against :class:`geo_grid.assign.decompose.Decomposition`)."""
+    settings = current_settings()
+    n_m = int(np.count_nonzero(scn.available))
+    n_b = int(np.count_nonzero(np.asarray(scn.demand) > 0))
+    estimate = n_m * (params.k_buildings or 64) + n_b * (params.k_members or 64)
+    return settings.n_workers(estimate) if estimate >= settings.min_arcs else 1
+
+
+def _settle_all(problem, scn, params, old, demand, is_r, scenario, from_scratch,
+                n_reinforcements, beyond_m):
+    """The solve(s) of a rebalance and what follows from the flow: (solution, moves,
+    placements, shortages, candidates, coverage after)."""
+    weight = scenario.move_weight if scenario is not None else None
+    max_moves = scenario.max_moves if scenario is not None else None
+    pen = None
+    if n_reinforcements or weight is not None:
+        P = params.penalty_m
+        w = weight if weight is not None else (2.0 if n_reinforcements else 1.0)
+        pen = np.full(scn.n_members, int(round(P * w)), np.int64)
+        pen[is_r] = int(round(P))
+    settle = _Settle(scn, params, old, problem.demand, demand, is_r, not from_scratch)
+    sol, moves = settle(pen)
+    if max_moves is not None:
+        sol, moves = _cap_moves(scn, params, settle, sol, moves, is_r, pen, max_moves)
+    elif n_reinforcements or weight is not None:
+        sol, moves = _fewer_takers(scn, params, settle, sol, moves, is_r, pen)
+    after = coverage(scn, sol.flow, params)
+    placements = _placements(scn, sol, moves, is_r, params)
+    shortages, candidates = _shortages(scn, sol, after, params, beyond_m)
+    return sol, moves, placements, shortages, candidates, after
 
 
 PLACEMENT_COLUMNS = ("reinforcement", "building", "load", "reason")

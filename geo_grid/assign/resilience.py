@@ -40,6 +40,22 @@ def _reach(problem: Problem, params: Params, bidx: np.ndarray, team: np.ndarray)
     return ok
 
 
+def _merge_rows(ok: np.ndarray, give: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``ok`` that are equal merged into one (``give`` summed), in first-seen order."""
+    if len(ok) < 2:
+        return ok, give
+    if ok.shape[1] <= 62:
+        # each row as the bits of one integer
+        keys = ok.astype(np.int64) @ (np.int64(1) << np.arange(ok.shape[1], dtype=np.int64))
+    else:
+        packed = np.packbits(ok, axis=1)
+        keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
+    _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+    merged = np.bincount(inv.ravel(), weights=give, minlength=len(first)).astype(np.int64)
+    order = np.argsort(first, kind="stable")
+    return ok[first[order]], merged[order]
+
+
 def _covered(need_b: np.ndarray, ok: np.ndarray, give: np.ndarray) -> bool:
     """Whether members giving ``give`` over the arcs ``ok`` cover every building's need."""
     need = int(need_b.sum())
@@ -97,47 +113,63 @@ def resilience(problem: Problem, flow: np.ndarray, params: Params | None = None,
     """
     params = params or Params()
     flow = np.asarray(flow, np.int64).reshape(-1, 3)
+    nm = problem.n_members
+    limit = params.walk_limit_m
     dem = demand_int(problem, params)
     cap = capacity_int(problem, params)
-    used = np.bincount(flow[:, 0], weights=flow[:, 2], minlength=problem.n_members)
+    used = np.bincount(flow[:, 0], weights=flow[:, 2], minlength=nm)
     spare = np.maximum(cap - used, 0).astype(np.int64)
     grids = pd.Series(problem.building_grid)
+    by_grid = grids.groupby(grids, sort=True).indices
+    codes = list(by_grid)
     helpers = np.flatnonzero((spare > 0) & problem.available)
-    tree = cKDTree(problem.member_xy[helpers]) if len(helpers) else None
-    rows = []
-    fg = problem.building_grid[flow[:, 1]] if len(flow) else np.zeros(0, dtype=object)
-    rows_of = pd.Series(fg).groupby(fg, sort=False).indices if len(fg) else {}
-    none = np.zeros(0, np.int64)
     helper_xy = problem.member_xy[helpers]
-    for g, bidx in grids.groupby(grids, sort=True).indices.items():
-        rows_g = flow[rows_of.get(g, none)]
-        if len(rows_g):
-            tm, inv = np.unique(rows_g[:, 0], return_inverse=True)
-            on_g = np.bincount(inv, weights=rows_g[:, 2]).astype(np.int64)
-            srt = np.lexsort((tm, -on_g))
-            team, give = tm[srt], (on_g + spare[tm])[srt]
-        else:
-            team, give = np.zeros(0, np.int64), np.zeros(0, np.int64)
-        bidx = np.asarray(bidx)
-        if tree is not None:
-            # helpers within the limit of a building of the grid: one query around the grid's
-            # centre, then the distances (a helper reaching none would add an empty row only)
-            bxy = problem.building_xy[bidx]
-            centre = bxy.mean(axis=0)
-            radius = float(np.hypot(*(bxy - centre).T).max())
-            near = np.sort(np.asarray(tree.query_ball_point(
-                centre, r=params.walk_limit_m + radius + 1e-6), np.int64))
-            d = helper_xy[near][:, None, :] - bxy[None, :, :]
-            near = near[(np.hypot(d[..., 0], d[..., 1]) <= params.walk_limit_m).any(axis=1)]
-            extra = helpers[near]  # sorted and distinct, like helpers
-            extra = extra[~np.isin(extra, team)]
-            extra = extra[~problem.sealed_in[extra]]
-        else:
-            extra = np.zeros(0, np.int64)
-        team_all = np.concatenate([team, extra])
-        give_all = np.concatenate([give, spare[extra]])
+    # every grid's team at once: the members carrying load in its buildings, by the load they
+    # carry there (largest first, then member order); team_at[i]:team_at[i+1] is grid i's
+    g_of_b = np.full(problem.n_buildings, -1, np.int64)
+    for i, g in enumerate(codes):
+        g_of_b[by_grid[g]] = i
+    key = g_of_b[flow[:, 1]] * max(nm, 1) + flow[:, 0] if len(flow) else np.zeros(0, np.int64)
+    uk, inv = np.unique(key, return_inverse=True)
+    on = np.bincount(inv.ravel(), weights=flow[:, 2], minlength=len(uk)).astype(np.int64)
+    tg, tmem = uk // max(nm, 1), uk % max(nm, 1)
+    srt = np.lexsort((tmem, -on, tg))
+    tg, tmem, on = tg[srt], tmem[srt], on[srt]
+    team_at = np.searchsorted(tg, np.arange(len(codes) + 1))
+    # the helpers near every grid, in one query: within the walking limit plus the grid's
+    # radius of its centre (a superset of the helpers within the limit of one of its buildings)
+    bidxs = [np.asarray(by_grid[g]) for g in codes]
+    near_lists: list = [[] for _ in codes]
+    if len(helpers) and len(codes):
+        centre = np.array([problem.building_xy[b].mean(axis=0) for b in bidxs])
+        radius = np.array([float(np.hypot(*(problem.building_xy[b] - c).T).max())
+                           for b, c in zip(bidxs, centre, strict=True)])
+        near_lists = cKDTree(helper_xy).query_ball_point(
+            centre, r=limit + radius + 1e-6, return_sorted=True, workers=-1)
+    in_team = np.zeros(nm, bool)
+    rows = []
+    for i, g in enumerate(codes):
+        bidx = bidxs[i]
+        team = tmem[team_at[i]:team_at[i + 1]]
+        give = on[team_at[i]:team_at[i + 1]] + spare[team]
+        near = np.asarray(near_lists[i], np.int64)
+        bxy = problem.building_xy[bidx]
+        d = helper_xy[near][:, None, :] - bxy[None, :, :]
+        # which helper reaches which building: the reach of the helpers kept below (none is
+        # sealed in), and they are kept when they reach one
+        within = np.hypot(d[..., 0], d[..., 1]) <= limit
+        extra = helpers[near]  # sorted and distinct, like helpers
+        in_team[team] = True
+        keep = within.any(axis=1) & ~in_team[extra] & ~problem.sealed_in[extra]
+        in_team[team] = False
+        extra, ok_e = extra[keep], within[keep]
         need_b = dem[bidx]
-        ok = _reach(problem, params, bidx, team_all)  # once per grid: losses drop leading rows
+        ok_t = _reach(problem, params, bidx, team)  # once per grid: losses drop leading rows
+        # helpers reaching the same buildings are one source to the flow (never removed): one
+        # row each, their spare summed (the max flow and the bounds below are the same)
+        ok_e, give_e = _merge_rows(ok_e, spare[extra])
+        ok = np.concatenate([ok_t, ok_e])
+        give_all = np.concatenate([give, give_e])
         # a necessary condition, cheap for every k at once: what the members left can give,
         # in all and to each building alone, reaches the need; the largest such k is an upper
         # bound of the answer, and usually the answer (one max flow instead of a search)
