@@ -307,7 +307,7 @@ def _sum_up(grid: pd.DataFrame, by: pd.Series | None) -> pd.DataFrame:
 
 
 def figures(problem, flow: np.ndarray, params=None, *, fragile_at: int = 0,
-            grid_codes=None, grid_community=None, cov=None) -> Figures:
+            grid_codes=None, grid_community=None, cov=None, res=None) -> Figures:
     """All figures of an assignment given as integer flows.
 
     Parameters
@@ -326,6 +326,9 @@ def figures(problem, flow: np.ndarray, params=None, *, fragile_at: int = 0,
         listed too; by default the grids of the buildings.
     cov : geo_grid.assign.Coverage, optional
         The coverage of the same ``problem`` and ``flow`` when already computed.
+    res : pandas.DataFrame, optional
+        The resilience (:func:`geo_grid.assign.resilience.resilience`) of the same
+        ``problem``, ``flow`` and ``fragile_at`` when already computed.
 
     Returns
     -------
@@ -338,7 +341,7 @@ def figures(problem, flow: np.ndarray, params=None, *, fragile_at: int = 0,
     params = params or Params()
     flow = np.asarray(flow, dtype=np.int64).reshape(-1, 3)
     cov = cov if cov is not None else coverage(problem, flow, params)
-    res = resilience(problem, flow, params, fragile_at=fragile_at)
+    res = res if res is not None else resilience(problem, flow, params, fragile_at=fragile_at)
     building = _building_table(problem, cov, flow, params.scale)
     member = _member_table(problem, cov, flow, params.scale)
     if grid_codes is None:

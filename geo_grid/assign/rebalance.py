@@ -36,7 +36,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
@@ -52,6 +52,7 @@ from geo_grid.assign.fewmoves import one_taker_per_building
 from geo_grid.assign.flow import capacity_int, current_flow, demand_int, solve, with_flow
 from geo_grid.assign.inputs import problem_from_district
 from geo_grid.assign.model import AssignmentError, Params, Problem, Solution
+from geo_grid.assign.resilience import resilience
 from geo_grid.crs import metric_epsg, normalize_crs, to_cgcs2000, to_metric
 from geo_grid.district import STREET_DIGITS, District
 from geo_grid.errors import InvalidCoordinate, InvalidGeometry
@@ -862,7 +863,7 @@ def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarr
     codes, comms = grids if grids is not None else (None, None)
     kw = {"grid_codes": codes, "grid_community": comms}
     workers = _solve_workers(scn, params)
-    with solver_pool(workers), ThreadPoolExecutor(1) as aside:
+    with solver_pool(workers) as pool, ThreadPoolExecutor(1) as aside:
         # a city-scale flow is solved by worker processes (started first, before the thread):
         # meanwhile this process computes the figures before, which do not depend on the solve
         fig_before_job = (aside.submit(figures, scn_before, old[kept], params, cov=before, **kw)
@@ -870,6 +871,7 @@ def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarr
         sol, moves, placements, shortages, candidates, after = _settle_all(
             problem, scn, params, old, demand, is_r, scenario, from_scratch, n_reinforcements,
             beyond_m)
+        fig_after = _figures_split(pool, scn, sol.flow, params, after, kw)
         fig_before = (fig_before_job.result() if fig_before_job is not None
                       else figures(scn_before, old[kept], params, cov=before, **kw))
     max_moves = scenario.max_moves if scenario is not None else None
@@ -890,7 +892,6 @@ def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarr
         summary["placements"] = records(placements)
         summary["max_moves"] = max_moves
         summary["max_moves_met"] = max_moves is None or len(moves) <= max_moves
-    fig_after = figures(scn, sol.flow, params, cov=after, **kw)
     return RebalanceResult(
         scenario=scenario or Scenario(),
         assignment=sol.assignment,
@@ -907,6 +908,34 @@ def rebalance_problem(problem: Problem, params: Params, *, unavailable: np.ndarr
         figures_after=fig_after,
         placements=placements,
     )
+
+
+def _figures_split(pool, scn: Problem, flow: np.ndarray, params: Params, cov: Coverage,
+                   kw: dict) -> Figures:
+    """The figures of ``flow``; with a pool of workers, half of the grids' resilience (the
+    costly part) is computed by a worker meanwhile (the same table: grids do not depend on
+    each other, and the rows are sorted the same way)."""
+    res = None
+    if pool is not None:
+        far = pool.apply_async(_resilience_part, (scn, flow, _params_state(params), (1, 2)))
+        near = resilience(scn, flow, params, part=(0, 2))
+        parts = [x for x in (near, far.get()) if len(x)]
+        if parts:
+            res = pd.concat(parts, ignore_index=True).sort_values(
+                ["losses_tolerated", "grid_code"], kind="stable").reset_index(drop=True)
+    return figures(scn, flow, params, cov=cov, res=res, **kw)
+
+
+def _params_state(params: Params) -> dict:
+    """The fields of ``params`` as plain values (a worker process rebuilds them)."""
+    return {f.name: (dict(getattr(params, f.name)) if f.name == "capacity"
+                     else getattr(params, f.name)) for f in fields(params)}
+
+
+def _resilience_part(scn: Problem, flow: np.ndarray, params_state: dict,
+                     part: tuple[int, int]) -> pd.DataFrame:
+    """:func:`geo_grid.assign.resilience.resilience` of a part of the grids, in a worker."""
+    return resilience(scn, flow, Params(**params_state), part=part)
 
 
 def _solve_workers(scn: Problem, params: Params) -> int:

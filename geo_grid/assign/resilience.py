@@ -90,7 +90,7 @@ def _upper_bound(need_b: np.ndarray, ok: np.ndarray, give: np.ndarray, n_team: i
 
 
 def resilience(problem: Problem, flow: np.ndarray, params: Params | None = None,
-               fragile_at: int = 0) -> pd.DataFrame:
+               fragile_at: int = 0, part: tuple[int, int] = (0, 1)) -> pd.DataFrame:
     """Losses each grid can take (see the module docstring).
 
     Parameters
@@ -103,6 +103,10 @@ def resilience(problem: Problem, flow: np.ndarray, params: Params | None = None,
         Model parameters.
     fragile_at : int
         Grids with ``losses_tolerated <= fragile_at`` are fragile.
+    part : (k, n)
+        Only every ``n``-th grid from the ``k``-th (in code order): the rows of those grids,
+        as the whole computation gives them (grids do not depend on each other, so ``n``
+        parts computed apart and concatenated, then sorted, are the whole table).
 
     Returns
     -------
@@ -121,7 +125,8 @@ def resilience(problem: Problem, flow: np.ndarray, params: Params | None = None,
     spare = np.maximum(cap - used, 0).astype(np.int64)
     grids = pd.Series(problem.building_grid)
     by_grid = grids.groupby(grids, sort=True).indices
-    codes = list(by_grid)
+    k_part, n_part = part
+    codes = list(by_grid)[k_part::n_part]
     helpers = np.flatnonzero((spare > 0) & problem.available)
     helper_xy = problem.member_xy[helpers]
     # every grid's team at once: the members carrying load in its buildings, by the load they
