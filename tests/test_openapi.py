@@ -110,7 +110,7 @@ def test_errors_are_documented_as_problem_json(spec):
         assert lookup[status]["content"]["application/problem+json"]["schema"]["$ref"].endswith(
             "/Problem")
     params = {p["name"] for p in spec["paths"]["/api/v1/lookup"]["get"]["parameters"]}
-    assert params == {"lon", "lat", "crs", "address", "unmasked", "as_of"}
+    assert params == {"lon", "lat", "crs", "address", "unmasked", "as_of", "street"}
 
 
 def strict(model: type[BaseModel], body: dict) -> None:

@@ -232,6 +232,20 @@ def test_lookup_names_the_street_of_the_grid_found(served, two_streets):
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["street"]["code"] == street and body["grid"]["code"].startswith(street)
+        # street= keeps the answer inside one street: the other street's point is outside it
+        other = CODE if street == REF else REF
+        for extra in ({}, {"unmasked": "true"}):
+            r = served.get("/api/v1/lookup", params={"lon": x, "lat": y, "crs": "cgcs2000",
+                                                     "street": other, **extra})
+            assert r.status_code == 200, r.text
+            assert r.json()["covered"] is False and r.json()["grid"] is None
+            assert r.json()["point"]["lon"] == pytest.approx(x)
+        same = served.get("/api/v1/lookup", params={"lon": x, "lat": y, "crs": "cgcs2000",
+                                                    "street": street}).json()
+        assert same == body
+    address = d.for_street(CODE).buildings["address"].iloc[0]
+    r = served.get("/api/v1/lookup", params={"address": address, "street": REF}).json()
+    assert r["covered"] is False and r["match"]["status"] == "matched"
 
 
 def test_lists_take_a_street(served, two_streets):
@@ -254,13 +268,15 @@ def test_lists_take_a_street(served, two_streets):
 
 
 def test_unknown_or_malformed_street_is_a_problem(served):
+    point = {"lon": 120.37, "lat": 31.54}
     for path in ("/api/v1/grids", "/api/v1/members", "/api/v1/coverage", "/api/v1/scenarios",
-                 "/"):
-        r = served.get(path, params={"street": "999999999"})
+                 "/", "/map/tiles", "/api/v1/lookup"):
+        extra = point if path == "/api/v1/lookup" else {}
+        r = served.get(path, params={"street": "999999999", **extra})
         assert r.status_code == 404, (path, r.text)
         assert r.headers["content-type"].startswith("application/problem+json")
         assert "street 999999999 does not exist" in r.json()["detail"]
-        r = served.get(path, params={"street": "32021405x"})
+        r = served.get(path, params={"street": "32021405x", **extra})
         assert r.status_code == 422, (path, r.text)
 
 

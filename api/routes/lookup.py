@@ -44,7 +44,7 @@ from api.models.problem import problem_responses
 from api.routes._read import RequestRoute, takes_gzip
 from api.state import ServiceState
 from geo_grid.crs import CRS_NAMES
-from geo_grid.errors import BadRequest
+from geo_grid.errors import BadRequest, NotFound
 from geo_grid.lookup import Gazetteer
 
 router = APIRouter(prefix="/api/v1", tags=["lookup"], route_class=RequestRoute)
@@ -66,6 +66,10 @@ class LookupQuery(BaseModel):
     as_of: str | None = Field(None, max_length=40, description="ISO-8601 time: answer with the "
                               "boundary version in force then (without a zone: China Standard "
                               "Time)")
+    street: str | None = Field(None, pattern=r"^\d{9}$",
+                               description="street code (9 digits): answer only inside that "
+                                           "street (elsewhere covered: false); every street of "
+                                           "the store by default")
 
 
 def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
@@ -272,7 +276,7 @@ async def noop(request: Request) -> Response:
 
 
 @router.get("/lookup", response_model=LookupResult,
-            responses=problem_responses(400, 403, 422, 503),
+            responses=problem_responses(400, 403, 404, 422, 503),
             openapi_extra={"parameters": PARAMETERS})
 async def lookup(request: Request) -> Response:
     """Street, community, grid and team covering a point or an address.
@@ -307,6 +311,9 @@ async def lookup(request: Request) -> Response:
     if q.as_of is not None:  # the boundary version in force then, with its own locator
         view = await run_in_threadpool(state.as_of, q.as_of)
         gaz = view.gazetteer
+    if q.street is not None and q.street not in gaz.street_info:
+        raise NotFound(f"street {q.street} does not exist; the store holds "
+                       f"{', '.join(sorted(gaz.street_info))}", street=q.street)
     if q.address is not None:
         body = gaz.lookup_address(q.address, False)
         if q.unmasked:
@@ -316,13 +323,27 @@ async def lookup(request: Request) -> Response:
             raise BadRequest("give both lon and lat, or an address")
         if not q.unmasked and q.as_of is None:
             code, x, y = gaz.locate_point(q.lon, q.lat, q.crs)
+            if q.street is not None and code is not None and not code.startswith(q.street):
+                code = None  # covered, but by another street than the one asked for
             return Response(encoded_for(gaz).answer(code, x, y), media_type=JSON)
         body = gaz.lookup(q.lon, q.lat, q.crs)
         if q.unmasked:
             body = _unmasked(request, body, lambda: gaz.lookup(q.lon, q.lat, q.crs, unmasked=True))
+    if q.street is not None:
+        body = _in_street(body, q.street)
     if q.as_of is not None:
         body = {**body, "boundary_version": gaz.district.boundary_version}
     return Response(encode(body), media_type=JSON)
+
+
+def _in_street(body: dict, street: str) -> dict:
+    """The answer as from outside when the grid found lies in another street than ``street``
+    (the point and an address's ``match`` kept)."""
+    grid = (body.get("grid") or {}).get("code")
+    if grid is None or str(grid).startswith(street):
+        return body
+    return {**body, "covered": False, "street": None, "community": None, "grid": None,
+            "team": None}
 
 
 def _unmasked(request: Request, masked: dict, full) -> dict:
