@@ -193,6 +193,8 @@ def _scenario_page(request: Request, sid: str, kind: str, render: Callable) -> H
 # ------------------------------------------------------------------ routes
 
 
+#: The answer to a street the store does not hold (a problem+json body, as every error).
+STREET_NOT_FOUND = {404: {"description": "the store holds no street of that code"}}
 #: The ``street`` parameter of the map pages.
 STREET_QUERY = Query(None, pattern=r"^\d{9}$",
                      description="street code (9 digits): the map of that street only (every "
@@ -218,7 +220,8 @@ def _tiled_page(request: Request, district: District, version: str,
     return _page(_cached(request, key, build), tiles)
 
 
-@router.get("/", response_class=HTMLResponse, summary="Interactive coverage map of the street")
+@router.get("/", response_class=HTMLResponse, summary="Interactive coverage map of the street",
+            responses=STREET_NOT_FOUND)
 def coverage_page(request: Request, street: str | None = STREET_QUERY) -> HTMLResponse:
     """Every feature in the page; a district of more than ``TILED_ABOVE`` (2,000) grids gets
     the tiled page of ``/map/tiles`` instead. With ``street``, that street's map (of a store
@@ -241,7 +244,7 @@ def coverage_page(request: Request, street: str | None = STREET_QUERY) -> HTMLRe
     return _page(html, tiles)
 
 
-@router.get("/map/tiles", response_class=HTMLResponse,
+@router.get("/map/tiles", response_class=HTMLResponse, responses=STREET_NOT_FOUND,
             summary="Coverage map loading grids and buildings as vector tiles (city scale)")
 def tiled_coverage_page(request: Request, street: str | None = STREET_QUERY) -> HTMLResponse:
     """The coverage map with no feature in the page: grids, coverage, buildings (from zoom 15)

@@ -44,10 +44,7 @@ SLOW = ("POST", "/api/v1/scenarios")
 UNDOCUMENTED: dict[str, set[int]] = {
     # an unknown grid, member, scenario or boundary version
     "GET /api/v1/grids/{code}": {404},
-    "GET /api/v1/members": {404},
     "GET /api/v1/members/{member_id}": {404},
-    "GET /api/v1/scenarios/{sid}": {404},
-    "GET /api/v1/scenarios/{sid}/moves": {404},
     "GET /map/scenarios/{sid}": {404},
     "GET /map/scenarios/{sid}/compare": {404},
     "GET /map/versions/{a}/diff/{b}": {404},

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from api.access import principal, require
 from api.models.coverage import Coverage
+from api.models.problem import problem_responses
 from api.routes._read import STREET_PARAMS, RequestRoute, send_body, snapshot, street_query
 from api.views import Body
 from geo_grid.auth import policy
@@ -34,7 +35,8 @@ def _scoped(body: Body, who) -> Body:
     return Body.of(cov)
 
 
-@router.get("/coverage", response_model=Coverage, openapi_extra=STREET_PARAMS)
+@router.get("/coverage", response_model=Coverage, openapi_extra=STREET_PARAMS,
+             responses=problem_responses(403, 404, 422))
 async def coverage(request: Request) -> Response:
     """Coverage of the current assignment per grid, community and district, resilience and the
     fragile grids (figures of :mod:`geo_grid.figures`, computed once per assignment version);

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from api.access import check_code, principal, require
 from api.models.grids import GridCollection, GridFeature
+from api.models.problem import problem_responses
 from api.routes._read import (
     STREET_DESCRIPTION,
     UNMASKED_PARAMS,
@@ -48,7 +49,8 @@ class GeoJSONResponse(JSONResponse):
 
 
 @router.get("/grids", response_class=GeoJSONResponse, response_model=GridCollection,
-            response_description="GeoJSON FeatureCollection")
+            response_description="GeoJSON FeatureCollection",
+            responses=problem_responses(403, 404))
 async def list_grids(request: Request,
                      community: str | None = Query(None, pattern=r"^\d{12}$"),
                      street: str | None = Query(None, pattern=r"^\d{9}$",

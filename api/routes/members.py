@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from api.access import check_code, principal, require
 from api.models.members import Member
+from api.models.problem import problem_responses
 from api.routes._read import (
     STREET_DESCRIPTION,
     UNMASKED_PARAMS,
@@ -28,7 +29,8 @@ hot_router = APIRouter(tags=["members"], route_class=RequestRoute)
 JSON = "application/json"
 
 
-@router.get("/members", response_model=list[Member], openapi_extra=UNMASKED_PARAMS)
+@router.get("/members", response_model=list[Member], openapi_extra=UNMASKED_PARAMS,
+            responses=problem_responses(403, 404))
 async def list_members(request: Request,
                        grid: str | None = Query(None, pattern=r"^\d{15}$",
                                                 description="grid code"),

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from api.access import audit_targets, audited, check_code, needs, principal
 from api.bodies import StrictJSONRoute
 from api.deps import service
+from api.models.problem import problem_responses
 from api.models.scenarios import (
     Applied,
     Moves,
@@ -152,7 +153,8 @@ async def create_scenario(request: Request, body: ScenarioIn = Body(...),
     return JSONResponse(view, status_code=201, headers={"Location": view["links"]["self"]})
 
 
-@router.get("/scenarios", response_model=list[ScenarioItem], dependencies=[needs("read")])
+@router.get("/scenarios", response_model=list[ScenarioItem], dependencies=[needs("read")],
+            responses=problem_responses(403, 404))
 def list_scenarios(request: Request, state: ServiceState = Depends(service),
                    street: str | None = Query(None, pattern=r"^\d{9}$",
                                               description=STREET_DESCRIPTION)) -> list[dict]:
@@ -167,14 +169,16 @@ def list_scenarios(request: Request, state: ServiceState = Depends(service),
     return [r for r in rows if scenario_in_scope(request, state, state.get_scenario(r["id"]))]
 
 
-@router.get("/scenarios/{sid}", response_model=ScenarioFull, dependencies=[needs("read")])
+@router.get("/scenarios/{sid}", response_model=ScenarioFull, dependencies=[needs("read")],
+            responses=problem_responses(403, 404))
 def get_scenario(sid: str, request: Request, state: ServiceState = Depends(service)) -> JSONResponse:
     """A kept scenario: summary, shortages, and its figures before and after per grid,
     community and district, with the uncovered buildings and fragile grids."""
     return JSONResponse(scenario_json(request, readable(request, state, sid), full=True))
 
 
-@router.get("/scenarios/{sid}/moves", response_model=Moves, dependencies=[needs("read")])
+@router.get("/scenarios/{sid}/moves", response_model=Moves, dependencies=[needs("read")],
+            responses=problem_responses(403, 404))
 def get_moves(sid: str, request: Request, state: ServiceState = Depends(service)) -> dict:
     """The moves of a scenario: member, building, from/to, load and reason."""
     return {"id": sid, "moves": readable(request, state, sid)["result"]["moves"]}
@@ -186,7 +190,7 @@ TRADEOFF_WORKERS = 2 if (os.cpu_count() or 1) >= 4 else 1
 
 
 @router.get("/scenarios/{sid}/tradeoff", response_model=TradeoffOut,
-            dependencies=[needs("read")])
+            dependencies=[needs("read")], responses=problem_responses(403, 404))
 def get_tradeoff(sid: str, request: Request,
                  budgets: str | None = Query(
                      None, max_length=400, examples=["0,100,500"],
