@@ -438,6 +438,7 @@ def start_server(bh, db, port: int, workers: int, deadline_s: float = 900) -> su
         except OSError:
             ok = 0
             time.sleep(0.5)
+    bh.wait_idle(proc.pid, deadline)  # every worker loaded, not only the first to answer
     return proc
 
 

@@ -146,7 +146,21 @@ def start_server(db: Path, port: int, workers: int) -> subprocess.Popen:
         except OSError:
             ok = 0
             time.sleep(0.3)
+    wait_idle(proc.pid, deadline)
     return proc
+
+
+def wait_idle(pid: int, deadline: float, cores: float = 0.25) -> None:
+    """Wait until the server's processes use less than ``cores`` of CPU for two seconds in a
+    row (or ``deadline``): answers in a row may all come from the first worker up while
+    another still loads the store and builds its index (a minute at city scale), which would
+    otherwise be measured together with the requests."""
+    calm, last = 0, process_tree_cpu(pid)
+    while calm < 2 and time.time() < deadline:
+        time.sleep(1.0)
+        now = process_tree_cpu(pid)
+        calm = calm + 1 if now - last < cores else 0
+        last = now
 
 
 def process_tree_cpu(pid: int) -> float:
