@@ -70,6 +70,8 @@ class ServiceState:
     #: Bumped when accounts, tokens or sessions changed in the store (told by another
     #: process): the auth middleware then drops the credentials it cached.
     credentials_epoch: int = 0
+    #: Whether a :meth:`watch` thread follows the store's changes (reads need not check).
+    _watched: bool = False
 
     @classmethod
     def open(cls, store: Store) -> ServiceState:
@@ -80,8 +82,9 @@ class ServiceState:
 
     @property
     def view(self) -> Snapshot:
-        """The current snapshot (reloaded first if the store changed under it)."""
-        if time.monotonic() - self._checked >= self.check_interval:
+        """The current snapshot (reloaded first if the store changed under it, unless a
+        :meth:`watch` thread follows the store: then no request pays for the check)."""
+        if not self._watched and time.monotonic() - self._checked >= self.check_interval:
             self.refresh()
         return self.snapshot
 
@@ -107,12 +110,22 @@ class ServiceState:
         the reloads run off the event loop, and requests keep reading the previous snapshot
         until the new one is swapped in."""
         if self.store.backend.kind != "postgis":
-            return self._poll()
+            return self._watching(self._poll())
         from geo_grid.store.changes import Listener
 
         listener = Listener(str(self.store.locator), self.changed).start()
         listener.listening.wait(10)
-        return listener.stop
+        return self._watching(listener.stop)
+
+    def _watching(self, stop):
+        """Mark the store as followed until ``stop`` (returned wrapped) is called."""
+        self._watched = True
+
+        def halt() -> None:
+            self._watched = False
+            stop()
+
+        return halt
 
     def _poll(self):
         stop = threading.Event()
