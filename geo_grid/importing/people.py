@@ -205,7 +205,7 @@ def _points(district: District, lon: list[str], lat: list[str]):
     return xy, home, grid, bad
 
 
-def _next_ids(taken: set[str], n: int) -> list[str]:
+def next_member_ids(taken: set[str], n: int) -> list[str]:
     """``n`` member ids ``M00001``-style above every id in ``taken``."""
     nums = [int(m.group(1)) for t in taken if (m := re.fullmatch(r"M(\d+)", t))]
     start = max(nums, default=0) + 1
@@ -350,7 +350,7 @@ def import_members(db: Path | str, path: Path | str, *, sheet: str | None = None
 
         new_rows, upd_rows, keys = [], [], {}
         good = [p for p, r in zip(plans, rep.rows, strict=True) if not r["problems"]]
-        fresh = iter(_next_ids(taken, sum(p[6] is None for p in good)))
+        fresh = iter(next_member_ids(taken, sum(p[6] is None for p in good)))
         for (i, role, grid, home, xy, key, target), entry in zip(
                 plans, rep.rows, strict=True):
             if entry["problems"]:

@@ -15,7 +15,6 @@ replica listening on PostGIS, reloads and answers for the new street at once.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ from sqlalchemy import insert, select, union
 from geo_grid.address.match import building_keys
 from geo_grid.district import District
 from geo_grid.errors import Conflict, InvalidInput
+from geo_grid.importing.people import next_member_ids
 from geo_grid.store import schema
 from geo_grid.store.backend import bulk_insert, widen_bounds
 from geo_grid.store.build import _multi, _records, now_iso
@@ -118,11 +118,10 @@ def _renumbered(conn, new: District) -> tuple[pd.DataFrame, pd.DataFrame, pd.Dat
             schema.households.c.id.desc()).limit(1)).scalar() or 0
         hh = hh.assign(id=np.arange(int(top) + 1, int(top) + 1 + len(hh), dtype=np.int64))
     if len(mem):
+        # above every id used, now or in the assignment history (as an import of members does)
         used = set(conn.execute(select(schema.members.c.id)).scalars()) | set(
             conn.execute(select(schema.assignments.c.member_id).distinct()).scalars())
-        nums = [int(m.group(1)) for t in used if (m := re.fullmatch(r"M(\d+)", str(t)))]
-        start = max(nums, default=0) + 1
-        ids = [f"M{i:05d}" for i in range(start, start + len(mem))]
+        ids = next_member_ids({str(t) for t in used}, len(mem))
         rename = dict(zip(mem["id"].astype(str), ids, strict=True))
         mem = mem.assign(id=ids)
         if used:
