@@ -196,3 +196,26 @@ def test_worker_count_follows_the_settings():
     s = Decomposition(workers=2, parallel_arcs=1_000)
     assert s.n_workers(999) == 1 and s.n_workers(1_000) == 2
     assert Decomposition(workers=1, parallel_arcs=0).n_workers(10**9) == 1
+
+
+def test_workers_of_a_threaded_process_come_from_a_fork_server():
+    # a web server's process runs threads: its solver workers are not forked from it (a lock
+    # held by another thread at the fork would stay held in the child), and solve the same
+    import threading
+
+    from geo_grid.assign.decompose import _pool_context
+
+    params = Params()
+    p = with_current(clusters(3, 12), params)
+    serial, _ = _pieces_with(1, p, params, part_arcs=math.inf)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    other.start()
+    try:
+        assert _pool_context().get_start_method() == "forkserver"
+        parallel, _ = _pieces_with(2, p, params, part_arcs=math.inf)
+    finally:
+        stop.set()
+        other.join()
+    assert np.array_equal(serial.flow, parallel.flow)
+    assert serial.assignment.equals(parallel.assignment)

@@ -53,6 +53,7 @@ import math
 import multiprocessing
 import multiprocessing.pool
 import os
+import threading
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
@@ -221,9 +222,14 @@ def solve_parts(problem: Problem, params: Params, arcs: Arcs, dem: np.ndarray, c
 
 
 def _pool_context():
-    """Forked workers start at once and see the parent's modules (no re-import); where fork
-    is not available, the platform's default start method."""
+    """How the workers start. Forked workers start at once and see the parent's modules (no
+    re-import), but a process forked while other threads run (a web server's, a database
+    listener's) may inherit a lock one of them held, and hang on it: such a process gets its
+    workers from a fork server instead (a clean single-threaded process; the pieces' data go
+    through pipes either way). Where neither is available, the platform's default."""
     methods = multiprocessing.get_all_start_methods()
+    if threading.active_count() > 1 and "forkserver" in methods:
+        return multiprocessing.get_context("forkserver")
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
 
