@@ -86,14 +86,16 @@ def init(db: Path = DbOption,
 def _add_synthetic_street(db: Path, boundaries: Path | None) -> dict | None:
     """Add the folder's street, with a synthetic population, to the existing store ``db``
     unless the store holds it already (None then)."""
-    from geo_grid.layers import load_layers
+    from geo_grid.layers import DEFAULT_BOUNDARIES, read_layer
     from geo_grid.store import Store
     from geo_grid.store.build import synthetic_district
     from geo_grid.store.streets import add_street, street_codes
 
     store = Store(db)
     try:
-        code = str(load_layers(boundaries).street["code"].iloc[0])
+        # the street's code alone first: the whole folder is read only to add it
+        street = read_layer(Path(boundaries or DEFAULT_BOUNDARIES) / "street.geojson", "street")
+        code = str(street["code"].iloc[0])
         if code in street_codes(store):
             return None
         with steps(4, "adding street") as advance:

@@ -183,12 +183,8 @@ def build_store(path: Path | str, boundaries: Path | str | None = None,
     ----------
     path : Path or str
         The ``.gpkg`` file to create or replace.
-    boundaries : Path or str, optional
-        Folder of the layers (the reference district by default).
-    params : PopulationParams
-        Team sizes and seed of the synthetic population.
-    progress : callable, optional
-        Called as ``progress(step, advance)``.
+    boundaries, params, progress
+        As for :func:`synthetic_district`.
 
     Returns
     -------
